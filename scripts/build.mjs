@@ -1,0 +1,34 @@
+// Bundles the handler into dist/handler.js: one CommonJS file, Node built-ins only.
+import { build } from 'esbuild';
+import { statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outfile = join(root, 'dist', 'handler.js');
+
+export async function buildHandler({ quiet = false } = {}) {
+  const result = await build({
+    entryPoints: [join(root, 'handler', 'index.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    sourcemap: true,
+    minify: true,
+    keepNames: false,
+    legalComments: 'none',
+    metafile: true,
+    logLevel: quiet ? 'error' : 'warning',
+  });
+  // A runtime dependency would have to be shipped beside the bundle; the handler has none by design.
+  const foreign = Object.keys(result.metafile.inputs).filter((f) => !f.startsWith('handler/'));
+  if (foreign.length > 0) throw new Error(`handler bundle pulls in non-built-in code: ${foreign.join(', ')}`);
+  if (!quiet) console.log(`built ${outfile} (${statSync(outfile).size} bytes)`);
+  return outfile;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await buildHandler();
+}
