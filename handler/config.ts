@@ -1,0 +1,173 @@
+import { realpathSync, statSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+
+/**
+ * Everything the gateway can be told, read once from the function's environment.
+ * Each field names the variable that sets it; the README's configuration table
+ * lists the same variables with their defaults.
+ */
+export interface Config {
+  /** CGI_ROOT: the directory of CGI programs, or one executable that serves every URL under the prefix. */
+  root: string;
+  /** Real path of `root`, so a symlink cannot lead a request outside it. */
+  rootReal: string;
+  /** True when CGI_ROOT names one executable file (a front controller). */
+  rootIsFile: boolean;
+  /** CGI_PREFIX: URL path the root is served under, '' for the site root. Never ends in '/'. */
+  prefix: string;
+  /** CGI_DOCUMENT_ROOT: static files outside the prefix, and DOCUMENT_ROOT / PATH_TRANSLATED. */
+  documentRoot: string;
+  documentRootReal: string | undefined;
+  /** CGI_INDEX: scripts tried, in order, for a directory request. */
+  indexNames: string[];
+  /** CGI_TIMEOUT_MS: undefined means "just under the invocation's remaining time". */
+  timeoutMs: number | undefined;
+  /** CGI_MAX_BODY_BYTES: larger request bodies get 413 without starting a process. */
+  maxBodyBytes: number;
+  /** CGI_MAX_HEADER_BYTES: larger request header sets get 431, longer URLs 414. */
+  maxHeaderBytes: number;
+  /** PATH, LANG, TZ, LD_LIBRARY_PATH, PERL5LIB and CGI_PASS_ENV names, copied once from the function's environment. */
+  passedEnv: Record<string, string>;
+  /** CGI_ENV_<NAME>=value sets NAME=value for every script (Apache's SetEnv). */
+  fixedEnv: Record<string, string>;
+  /** CGI_INTERPRETERS: shebang interpreter remaps ('/usr/bin/perl' -> '/opt/bin/perl'). */
+  interpreterByPath: Map<string, string>;
+  /** CGI_INTERPRETERS: extensions run by an interpreter ('.pl' -> '/opt/bin/perl'); such files need no exec bit. */
+  interpreterByExt: Map<string, string>;
+  /** CGI_PASS_AUTH: pass the Authorization header as HTTP_AUTHORIZATION (Apache's CGIPassAuth). */
+  passAuth: boolean;
+  /** CGI_SERVER_ADMIN: SERVER_ADMIN, when set. */
+  serverAdmin: string | undefined;
+  /** CGI_SERVER_NAME: a canonical SERVER_NAME instead of the Host header (Apache's UseCanonicalName). */
+  serverName: string | undefined;
+  /** CGI_BASE_PATH: the public path prefix (custom domain mapping key) instead of the detected stage. */
+  basePath: string | undefined;
+  /** CGI_LOG_FORMAT: 'json' (default) or 'combined' (Apache combined log format). */
+  logFormat: 'json' | 'combined';
+  /** CGI_STATIC: serve files from the document root for URLs outside the prefix ('off' disables). */
+  serveStatic: boolean;
+  /**
+   * CGI_DIRECTORY_SLASH: redirect a directory URL without its trailing slash (Apache's
+   * DirectorySlash). Off by default under serverless-offline, which strips trailing
+   * slashes and would make the redirect loop.
+   */
+  directorySlash: boolean;
+}
+
+export const SERVER_SOFTWARE = 'lambda-cgi/0.1';
+export const DEFAULT_PASS_ENV = ['PATH', 'LANG', 'TZ', 'LD_LIBRARY_PATH', 'PERL5LIB'];
+const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+/** Never handed to a script, whatever CGI_PASS_ENV says: the function's own credentials, and httpoxy. */
+const NEVER_PASSED = new Set(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'HTTP_PROXY']);
+
+type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {}
+
+function positiveInt(env: Env, name: string, fallback: number | undefined): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
+const isOff = (raw: string | undefined) => /^(0|false|off|no)$/i.test(raw ?? '');
+
+function list(raw: string | undefined, fallback: string[]): string[] {
+  if (raw === undefined) return fallback;
+  return raw.split(/[,\s]+/).filter(Boolean);
+}
+
+function normalisePrefix(raw: string): string {
+  const trimmed = raw.trim().replace(/\/+$/, '');
+  if (trimmed === '') return '';
+  return trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
+}
+
+/**
+ * serverless-offline does not mount layers, so when it runs the handler, paths under
+ * /opt are read from the project's layers/ folder (or CGI_OFFLINE_LAYER_DIR).
+ */
+function localPath(env: Env, path: string): string {
+  if (!env.IS_OFFLINE || !(path === '/opt' || path.startsWith('/opt/'))) return path;
+  const layerDir = resolve(env.CGI_OFFLINE_LAYER_DIR || 'layers');
+  return join(layerDir, path.slice('/opt'.length));
+}
+
+function realOrUndefined(path: string): string | undefined {
+  try {
+    return realpathSync.native(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function parseInterpreters(env: Env, raw: string | undefined) {
+  const byPath = new Map<string, string>();
+  const byExt = new Map<string, string>();
+  for (const entry of list(raw, [])) {
+    const eq = entry.indexOf('=');
+    const from = entry.slice(0, eq);
+    const to = localPath(env, entry.slice(eq + 1));
+    if (eq <= 0 || to === '') throw new ConfigError(`CGI_INTERPRETERS entry "${entry}" is not from=to`);
+    if (from.startsWith('.')) byExt.set(from.toLowerCase(), to);
+    else byPath.set(from, to);
+  }
+  return { byPath, byExt };
+}
+
+function passedEnvFrom(env: Env): Record<string, string> {
+  const names = [...DEFAULT_PASS_ENV, ...list(env.CGI_PASS_ENV, [])];
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const value = env[name];
+    if (value !== undefined && !NEVER_PASSED.has(name)) out[name] = value;
+  }
+  if (out.PATH === undefined) out.PATH = DEFAULT_PATH;
+  return out;
+}
+
+function fixedEnvFrom(env: Env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (!key.startsWith('CGI_ENV_') || value === undefined) continue;
+    const name = key.slice('CGI_ENV_'.length);
+    if (name !== '' && !NEVER_PASSED.has(name)) out[name] = value;
+  }
+  return out;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const root = localPath(env, env.CGI_ROOT || '/opt/cgi-bin');
+  const documentRoot = localPath(env, env.CGI_DOCUMENT_ROOT || '/opt/htdocs');
+  const rootReal = realOrUndefined(root);
+  const interpreters = parseInterpreters(env, env.CGI_INTERPRETERS);
+  const logFormat = (env.CGI_LOG_FORMAT || 'json').toLowerCase();
+  if (logFormat !== 'json' && logFormat !== 'combined') {
+    throw new ConfigError(`CGI_LOG_FORMAT must be "json" or "combined", got "${env.CGI_LOG_FORMAT}"`);
+  }
+  return {
+    root,
+    rootReal: rootReal ?? root,
+    rootIsFile: rootReal !== undefined && statSync(rootReal).isFile(),
+    prefix: normalisePrefix(env.CGI_PREFIX ?? '/cgi-bin'),
+    documentRoot,
+    documentRootReal: realOrUndefined(documentRoot),
+    indexNames: list(env.CGI_INDEX, ['index.cgi', 'index.pl']),
+    timeoutMs: positiveInt(env, 'CGI_TIMEOUT_MS', undefined),
+    maxBodyBytes: positiveInt(env, 'CGI_MAX_BODY_BYTES', 6 * 1024 * 1024)!,
+    maxHeaderBytes: positiveInt(env, 'CGI_MAX_HEADER_BYTES', 64 * 1024)!,
+    passedEnv: passedEnvFrom(env),
+    fixedEnv: fixedEnvFrom(env),
+    interpreterByPath: interpreters.byPath,
+    interpreterByExt: interpreters.byExt,
+    passAuth: /^(1|true|on|yes)$/i.test(env.CGI_PASS_AUTH ?? ''),
+    serverAdmin: env.CGI_SERVER_ADMIN || undefined,
+    serverName: env.CGI_SERVER_NAME || undefined,
+    basePath: env.CGI_BASE_PATH === undefined ? undefined : normalisePrefix(env.CGI_BASE_PATH),
+    logFormat,
+    serveStatic: !isOff(env.CGI_STATIC),
+    directorySlash: env.CGI_DIRECTORY_SLASH === undefined ? !env.IS_OFFLINE : !isOff(env.CGI_DIRECTORY_SLASH),
+  };
+}

@@ -1,0 +1,59 @@
+import { decodeBody } from '../body';
+import type { HttpRequest, HttpResponse } from '../request';
+import {
+  BadEventError, MB, multiHeaders, obj, readHeaders, rebuildQuery, requireMethod, requirePath,
+  schemeOf, singleHeaders, type EventFormat,
+} from './shared';
+import { formatBody } from './format-body';
+
+/** Without multi-value headers an ALB answer holds one Set-Cookie: the last, as ALB itself would keep. */
+function oneCookieHeaders(res: HttpResponse, warn: (msg: string) => void): Record<string, string> {
+  const out = singleHeaders(res.headers, 'set-cookie');
+  const cookies = res.headers.filter(([n]) => n.toLowerCase() === 'set-cookie');
+  if (cookies.length > 1) {
+    warn(`${cookies.length} Set-Cookie headers but the ALB target group has multi-value headers off: only the last is sent`);
+  }
+  if (cookies.length > 0) out[cookies[cookies.length - 1][0]] = cookies[cookies.length - 1][1];
+  return out;
+}
+
+/**
+ * Application Load Balancer targets. The answer must use the header mode the
+ * target group sends: multiValueHeaders when enabled, headers otherwise.
+ */
+export const albEvent: EventFormat = {
+  name: 'ALB',
+  maxPayloadBytes: 1 * MB,
+
+  matches: (e) => obj(obj(e.requestContext)?.elb) !== undefined,
+
+  toRequest(e): HttpRequest {
+    const headers = readHeaders(e.multiValueHeaders, e.headers);
+    const body = decodeBody(e.body, e.isBase64Encoded);
+    if (body === undefined) throw new BadEventError('body is not valid base64');
+    const forwardedFor = headers['x-forwarded-for']?.[0]?.split(',')[0].trim();
+    return {
+      source: 'alb',
+      method: requireMethod(e.httpMethod),
+      path: requirePath(e.path),
+      basePath: '',
+      // ALB hands query values over still percent-encoded: joined as they came.
+      query: rebuildQuery(e.multiValueQueryStringParameters, e.queryStringParameters, true),
+      headers,
+      body,
+      remoteAddr: forwardedFor || '127.0.0.1',
+      scheme: schemeOf(headers, 'http'),
+      protocol: 'HTTP/1.1',
+    };
+  },
+
+  toResult(res, e, head, warn) {
+    const multi = obj(e.multiValueHeaders) !== undefined;
+    return {
+      statusCode: res.status,
+      statusDescription: `${res.status} ${res.reason}`,
+      ...(multi ? { multiValueHeaders: multiHeaders(res.headers) } : { headers: oneCookieHeaders(res, warn) }),
+      ...formatBody(res, head),
+    };
+  },
+};

@@ -1,0 +1,80 @@
+import { decodeBody } from '../body';
+import type { HttpRequest } from '../request';
+import {
+  BadEventError, MB, authFrom, claimUser, encodePath, obj, readHeaders, requireMethod, requirePath,
+  schemeOf, singleHeaders, str, type EventFormat,
+} from './shared';
+import { formatBody } from './format-body';
+
+const FUNCTION_URL_HOST = /\.lambda-url\.[a-z0-9-]+\.on\.aws$/;
+const EXECUTE_API_HOST = /\.execute-api\.[a-z0-9-]+\.amazonaws\.com$/;
+
+/**
+ * A named HTTP API stage starts rawPath on every domain, but only the
+ * execute-api domain shows it in the browser; custom domains show their
+ * mapping key instead, which the event does not carry (CGI_BASE_PATH).
+ */
+function splitStage(path: string, stage: string | undefined, domain: string) {
+  if (!stage || stage === '$default' || !(path === `/${stage}` || path.startsWith(`/${stage}/`))) {
+    return { path, basePath: '' };
+  }
+  return { path: path.slice(stage.length + 1) || '/', basePath: EXECUTE_API_HOST.test(domain) ? `/${stage}` : '' };
+}
+
+function authOf(authorizer: Record<string, unknown> | undefined, headers: Record<string, string[]>) {
+  if (authorizer === undefined) return undefined;
+  const jwtUser = claimUser(obj(authorizer.jwt)?.claims);
+  if (jwtUser !== undefined) return authFrom(headers, jwtUser, 'JWT');
+  const iam = obj(authorizer.iam);
+  if (iam !== undefined) return authFrom(headers, iam.userArn ?? iam.userId, 'IAM');
+  const lambda = obj(authorizer.lambda);
+  return authFrom(headers, lambda?.username ?? lambda?.user ?? lambda?.principalId, 'Lambda');
+}
+
+/** HTTP APIs (payload format 2.0) and Lambda Function URLs. */
+export const httpEvent: EventFormat = {
+  name: 'payload 2.0 (HTTP API / Function URL)',
+  maxPayloadBytes: 6 * MB,
+
+  matches: (e) => e.version === '2.0' && obj(e.requestContext) !== undefined,
+
+  toRequest(e): HttpRequest {
+    const ctx = obj(e.requestContext)!;
+    const http = obj(ctx.http);
+    if (http === undefined) throw new BadEventError('requestContext.http is missing');
+    const headers = readHeaders(undefined, e.headers);
+    if (Array.isArray(e.cookies) && e.cookies.length > 0) {
+      headers.cookie = [e.cookies.filter((c): c is string => typeof c === 'string').join('; ')];
+    }
+    const domain = str(ctx.domainName) ?? '';
+    const functionUrl = FUNCTION_URL_HOST.test(domain);
+    // HTTP APIs hand over the path already decoded; Function URLs leave it as sent.
+    const rawPath = requirePath(e.rawPath ?? http.path);
+    const { path, basePath } = splitStage(functionUrl ? rawPath : encodePath(rawPath), str(ctx.stage), domain);
+    const body = decodeBody(e.body, e.isBase64Encoded);
+    if (body === undefined) throw new BadEventError('body is not valid base64');
+    return {
+      source: functionUrl ? 'function-url' : 'http',
+      method: requireMethod(http.method),
+      path,
+      basePath,
+      query: typeof e.rawQueryString === 'string' ? e.rawQueryString : '',
+      headers,
+      body,
+      remoteAddr: str(http.sourceIp) ?? '127.0.0.1',
+      scheme: schemeOf(headers, 'https'),
+      protocol: str(http.protocol) ?? 'HTTP/1.1',
+      auth: authOf(obj(ctx.authorizer), headers),
+    };
+  },
+
+  toResult(res, _e, head) {
+    const cookies = res.headers.filter(([n]) => n.toLowerCase() === 'set-cookie').map(([, v]) => v);
+    return {
+      statusCode: res.status,
+      headers: singleHeaders(res.headers, 'set-cookie'),
+      ...(cookies.length > 0 ? { cookies } : {}),
+      ...formatBody(res, head),
+    };
+  },
+};

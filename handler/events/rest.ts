@@ -1,0 +1,77 @@
+import { decodeBody } from '../body';
+import type { HttpRequest } from '../request';
+import {
+  BadEventError, MB, authFrom, claimUser, encodePath, multiHeaders, obj, readHeaders, rebuildQuery,
+  requireMethod, requirePath, schemeOf, str, type EventFormat,
+} from './shared';
+import { formatBody } from './format-body';
+
+/**
+ * Where the browser's path differs from `path`: a REST stage (`/dev`) or base path
+ * shows in requestContext.path; an HTTP API named stage shows in `path` itself.
+ */
+function splitBasePath(event: Record<string, unknown>, ctx: Record<string, unknown>, path: string) {
+  const stage = str(ctx.stage);
+  if (event.version === '1.0' && stage && stage !== '$default' && (path === `/${stage}` || path.startsWith(`/${stage}/`))) {
+    return { path: path.slice(stage.length + 1) || '/', basePath: `/${stage}` };
+  }
+  const full = str(ctx.path);
+  if (full !== undefined && full !== path && full.endsWith(path)) {
+    return { path, basePath: full.slice(0, full.length - path.length).replace(/\/$/, '') };
+  }
+  // serverless-offline serves REST routes under /{stage} but leaves the stage out of
+  // requestContext.path; its resourcePath still shows whether the stage is in the URL.
+  const resource = str(ctx.resourcePath);
+  if (ctx.domainName === 'offlineContext_domainName' && stage && resource?.startsWith(`/${stage}/`)) {
+    return { path, basePath: `/${stage}` };
+  }
+  return { path, basePath: '' };
+}
+
+function authOf(ctx: Record<string, unknown>, headers: Record<string, string[]>) {
+  const authorizer = obj(ctx.authorizer);
+  const identity = obj(ctx.identity);
+  const jwtUser = claimUser(obj(authorizer?.jwt)?.claims) ?? claimUser(authorizer?.claims);
+  if (jwtUser !== undefined) return authFrom(headers, jwtUser, 'JWT');
+  if (typeof authorizer?.principalId === 'string') return authFrom(headers, authorizer.principalId, 'Lambda');
+  return authFrom(headers, identity?.userArn ?? identity?.user, 'IAM');
+}
+
+/** API Gateway REST APIs, and HTTP APIs sending payload format 1.0. */
+export const restEvent: EventFormat = {
+  name: 'API Gateway payload 1.0',
+  maxPayloadBytes: 6 * MB,
+
+  matches: (e) => typeof e.httpMethod === 'string' && obj(e.requestContext) !== undefined,
+
+  toRequest(e): HttpRequest {
+    const ctx = obj(e.requestContext)!;
+    const httpApi = e.version === '1.0';
+    const headers = readHeaders(e.multiValueHeaders, e.headers);
+    const rawPath = requirePath(e.path);
+    const { path, basePath } = splitBasePath(e, ctx, httpApi ? encodePath(rawPath) : rawPath);
+    const body = decodeBody(e.body, e.isBase64Encoded);
+    if (body === undefined) throw new BadEventError('body is not valid base64');
+    return {
+      source: httpApi ? 'http-v1' : 'rest',
+      method: requireMethod(e.httpMethod),
+      path,
+      basePath,
+      query: rebuildQuery(e.multiValueQueryStringParameters, e.queryStringParameters, false),
+      headers,
+      body,
+      remoteAddr: str(obj(ctx.identity)?.sourceIp) ?? '127.0.0.1',
+      scheme: schemeOf(headers, 'https'),
+      protocol: str(ctx.protocol) ?? 'HTTP/1.1',
+      auth: authOf(ctx, headers),
+    };
+  },
+
+  toResult(res, _e, head) {
+    return {
+      statusCode: res.status,
+      multiValueHeaders: multiHeaders(res.headers),
+      ...formatBody(res, head),
+    };
+  },
+};

@@ -1,0 +1,160 @@
+import { dirname } from 'node:path';
+import { buildCgiEnv, isindexArgs } from './cgi-env';
+import { parseCgiResponse } from './cgi-response';
+import type { Config } from './config';
+import { resolveCommand } from './interpreter';
+import type { Logger } from './log';
+import type { CgiRunner } from './process/runner';
+import type { HttpRequest, HttpResponse } from './request';
+import { resolveRoute, type Route } from './route';
+import { serveStatic } from './static';
+import { errorResponse, redirectResponse } from './status';
+
+export interface Gateway {
+  config: Config;
+  runner: CgiRunner;
+  log: Logger;
+}
+
+export interface Invocation {
+  requestId: string;
+  /** Time by which every process this request starts must be done. */
+  deadline: number;
+  /** Most stdout a script may write before the answer could not be delivered anyway. */
+  maxOutputBytes: number;
+}
+
+/** Apache's LimitInternalRecursion default. */
+const MAX_LOCAL_REDIRECTS = 10;
+const EMPTY = Buffer.alloc(0);
+
+type ScriptRoute = Extract<Route, { kind: 'script' }>;
+type Redirected = { path: string; query: string };
+
+function headerBytes(req: HttpRequest): number {
+  let n = 0;
+  for (const name in req.headers) for (const v of req.headers[name]) n += name.length + v.length + 4;
+  return n;
+}
+
+/** Refusals that need no file system: sizes first, as Apache checks them before mapping the URL. */
+function checkLimits(config: Config, req: HttpRequest): [number, string] | undefined {
+  if (req.body.length > config.maxBodyBytes) return [413, `request body of ${req.body.length} bytes exceeds CGI_MAX_BODY_BYTES`];
+  if (req.path.length + req.query.length > config.maxHeaderBytes) return [414, 'request URI exceeds CGI_MAX_HEADER_BYTES'];
+  if (headerBytes(req) > config.maxHeaderBytes) return [431, 'request headers exceed CGI_MAX_HEADER_BYTES'];
+  if (req.query.includes('\0')) return [400, 'NUL byte in query string'];
+  return undefined;
+}
+
+async function runScript(
+  gw: Gateway,
+  req: HttpRequest,
+  route: ScriptRoute,
+  inv: Invocation,
+  redirectedFrom: Redirected | undefined,
+): Promise<HttpResponse | { localRedirect: string }> {
+  const { config, log, runner } = gw;
+  const script = (config.basePath ?? req.basePath) + route.scriptName;
+  const fail = (status: number, message: string, detail?: Record<string, unknown>) => {
+    log.error(inv.requestId, message, { script, ...detail });
+    return { ...errorResponse(status), script };
+  };
+  const command = resolveCommand(config, route.file, route.stats);
+  const timeoutMs = inv.deadline - Date.now();
+  if (timeoutMs <= 0) return fail(504, 'no time left to start the script');
+
+  const out = await runner.run({
+    file: command.file,
+    args: [...command.args, ...isindexArgs(req.query)],
+    cwd: dirname(route.file),
+    env: buildCgiEnv({
+      config, req, file: route.file, scriptName: route.scriptName, pathInfo: route.pathInfo,
+      requestId: inv.requestId, redirectedFrom,
+    }),
+    stdin: req.body,
+    timeoutMs,
+    maxOutputBytes: inv.maxOutputBytes,
+    onStderrLine: (line) => log.stderr(inv.requestId, script, line),
+  });
+  const exit = { exitCode: out.exitCode, signal: out.signal };
+  if (out.startError !== undefined) return fail(500, `cannot execute script: ${out.startError}`);
+  if (out.timedOut) return fail(504, `script timed out after ${timeoutMs} ms; its process group was killed`);
+  if (out.tooLarge) {
+    return fail(502, `script output exceeds ${inv.maxOutputBytes} bytes, more than the front door can deliver`);
+  }
+
+  const parsed = parseCgiResponse(out.stdout, { nph: route.nph, head: req.method === 'HEAD' });
+  for (const w of parsed.warnings) log.warn(inv.requestId, w, { script });
+  if (!parsed.ok) {
+    return fail(500, `bad script response: ${parsed.error}`, { ...exit, stderrTail: out.stderrTail });
+  }
+  if (out.exitCode !== 0) log.warn(inv.requestId, 'script exited abnormally after sending its headers', { script, ...exit });
+  const res = parsed.response;
+  if (res.kind === 'local-redirect') return { localRedirect: res.location };
+  return { status: res.status, reason: res.reason, headers: res.headers, body: res.body, script };
+}
+
+async function dispatch(
+  gw: Gateway,
+  req: HttpRequest,
+  inv: Invocation,
+  redirectedFrom: Redirected | undefined,
+): Promise<HttpResponse | { localRedirect: string }> {
+  const route = resolveRoute(gw.config, req.path);
+  switch (route.kind) {
+    case 'script':
+      return runScript(gw, req, route, inv, redirectedFrom);
+    case 'static':
+      return serveStatic(req, route.file, route.stats);
+    case 'slash': {
+      const base = gw.config.basePath ?? req.basePath;
+      return redirectResponse(301, base + route.path + (req.query === '' ? '' : '?' + req.query));
+    }
+    case 'error':
+      gw.log.warn(inv.requestId, `refused ${req.method} ${req.path}: ${route.why}`, { status: route.status });
+      return errorResponse(route.status);
+  }
+}
+
+/** Keeps existing %XX escapes in a script's Location path and encodes what a URL cannot hold raw. */
+function encodeLocationPath(path: string): string {
+  return path.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]|%(?![0-9A-Fa-f]{2})/g, (c) => encodeURIComponent(c));
+}
+
+/**
+ * A local redirect (RFC 3875 §6.2.2): the script named a path, so the server
+ * answers with that path instead, as a fresh GET without the request body.
+ */
+function redirectedRequest(req: HttpRequest, location: string, basePath: string): HttpRequest {
+  const noFragment = location.split('#')[0];
+  const q = noFragment.indexOf('?');
+  let path = q < 0 ? noFragment : noFragment.slice(0, q);
+  if (basePath !== '' && (path === basePath || path.startsWith(basePath + '/'))) {
+    path = path.slice(basePath.length) || '/';
+  }
+  const headers = { ...req.headers };
+  delete headers['content-type'];
+  delete headers['content-length'];
+  return { ...req, method: 'GET', path: encodeLocationPath(path), query: q < 0 ? '' : noFragment.slice(q + 1), headers, body: EMPTY };
+}
+
+/** One HTTP request through routing, the script (and its local redirects) to a response. */
+export async function serveRequest(gw: Gateway, req: HttpRequest, inv: Invocation): Promise<HttpResponse> {
+  const refused = checkLimits(gw.config, req);
+  if (refused !== undefined) {
+    gw.log.warn(inv.requestId, `refused ${req.method} request: ${refused[1]}`, { status: refused[0] });
+    return errorResponse(refused[0]);
+  }
+  let current = req;
+  let redirectedFrom: Redirected | undefined;
+  for (let hops = 0; ; hops++) {
+    const res = await dispatch(gw, current, inv, redirectedFrom);
+    if (!('localRedirect' in res)) return res;
+    if (hops >= MAX_LOCAL_REDIRECTS) {
+      gw.log.error(inv.requestId, `more than ${MAX_LOCAL_REDIRECTS} local redirects; last to ${res.localRedirect}`);
+      return errorResponse(500);
+    }
+    redirectedFrom ??= { path: req.path, query: req.query };
+    current = redirectedRequest(current, res.localRedirect, gw.config.basePath ?? req.basePath);
+  }
+}

@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import { MAX_HEADER_BLOCK } from './cgi-response';
+import { loadConfig, type Config } from './config';
+import { BadEventError, describeEvent, detectEventFormat, isWarmup, type EventFormat } from './events';
+import { serveRequest, type Gateway } from './gateway';
+import { createLogger, type Logger } from './log';
+import { SpawnRunner } from './process/spawn';
+import type { CgiRunner } from './process/runner';
+import type { HttpRequest, HttpResponse } from './request';
+import { errorResponse } from './status';
+
+/** The part of Lambda's context object the handler uses. */
+export interface LambdaContext {
+  awsRequestId?: string;
+  getRemainingTimeInMillis?: () => number;
+}
+
+export type ProxyResult = Record<string, unknown>;
+
+/** Time kept back from the invocation's remaining time to answer 504 before Lambda kills us. */
+const TIMEOUT_MARGIN_MS = 500;
+const FALLBACK_TIMEOUT_MS = 30_000;
+
+export interface HandlerOptions {
+  config?: Config;
+  runner?: CgiRunner;
+  logger?: Logger;
+}
+
+function timeoutFor(config: Config, context: LambdaContext | undefined): number {
+  if (config.timeoutMs !== undefined) return config.timeoutMs;
+  const remaining = context?.getRemainingTimeInMillis?.();
+  if (remaining === undefined || !Number.isFinite(remaining)) return FALLBACK_TIMEOUT_MS;
+  return Math.max(remaining - TIMEOUT_MARGIN_MS, 1);
+}
+
+/**
+ * Whether the result fits the front door's payload limit once Lambda serialises
+ * it. A base64 body needs no escaping, so only a large text body is ever
+ * stringified to be measured.
+ */
+function fitsPayload(result: ProxyResult, limit: number): boolean {
+  const body = typeof result.body === 'string' ? result.body : '';
+  const rest = Buffer.byteLength(JSON.stringify({ ...result, body: '' }));
+  if (result.isBase64Encoded === true) return rest + body.length <= limit;
+  const raw = Buffer.byteLength(body);
+  // JSON escaping at most sextuples a byte (\u0000): below that bound nothing needs counting.
+  if (rest + raw * 6 <= limit) return true;
+  return rest + Buffer.byteLength(JSON.stringify(body)) - 2 <= limit;
+}
+
+function accessLog(log: Logger, requestId: string, req: HttpRequest, res: HttpResponse, sent: number, started: number) {
+  log.access({
+    requestId,
+    method: req.method,
+    uri: req.basePath + req.path + (req.query === '' ? '' : '?' + req.query),
+    protocol: req.protocol,
+    status: res.status,
+    bytes: sent,
+    durationMs: Date.now() - started,
+    script: res.script,
+    remoteAddr: req.remoteAddr,
+    user: req.auth?.user,
+    referer: req.headers.referer?.[0],
+    userAgent: req.headers['user-agent']?.[0],
+  });
+}
+
+async function answer(
+  gw: Gateway,
+  format: EventFormat,
+  event: Record<string, unknown>,
+  context: LambdaContext | undefined,
+): Promise<ProxyResult> {
+  const started = Date.now();
+  const requestId = context?.awsRequestId ?? randomUUID();
+  const warn = (message: string) => gw.log.warn(requestId, message);
+  let req: HttpRequest;
+  try {
+    req = format.toRequest(event);
+  } catch (err) {
+    const why = err instanceof BadEventError ? err.message : `unreadable event: ${(err as Error).message}`;
+    gw.log.warn(requestId, `malformed ${format.name} event: ${why}`);
+    return format.toResult(errorResponse(400), event, false, warn);
+  }
+
+  let res: HttpResponse;
+  try {
+    res = await serveRequest(gw, req, {
+      requestId,
+      deadline: started + timeoutFor(gw.config, context),
+      maxOutputBytes: format.maxPayloadBytes + MAX_HEADER_BLOCK,
+    });
+  } catch (err) {
+    gw.log.error(requestId, `internal error: ${(err as Error).stack ?? err}`);
+    res = errorResponse(500);
+  }
+  const head = req.method === 'HEAD';
+  let result = format.toResult(res, event, head, warn);
+  if (!fitsPayload(result, format.maxPayloadBytes)) {
+    gw.log.error(requestId, `response of ${res.body.length} body bytes exceeds the ${format.name} payload limit of ${format.maxPayloadBytes} bytes`, { script: res.script });
+    res = { ...errorResponse(502), script: res.script };
+    result = format.toResult(res, event, head, warn);
+  }
+  accessLog(gw.log, requestId, req, res, head ? 0 : res.body.length, started);
+  return result;
+}
+
+export function createHandler(options: HandlerOptions = {}) {
+  let gateway: Gateway | undefined;
+  const gw = (): Gateway => {
+    if (gateway === undefined) {
+      const config = options.config ?? loadConfig();
+      gateway = {
+        config,
+        runner: options.runner ?? new SpawnRunner(),
+        log: options.logger ?? createLogger(config.logFormat),
+      };
+    }
+    return gateway;
+  };
+
+  return async function handler(event: unknown, context?: LambdaContext): Promise<ProxyResult> {
+    if (isWarmup(event)) return { warmed: true };
+    const format = detectEventFormat(event);
+    if (format === undefined) {
+      throw new Error(
+        `lambda-cgi handles API Gateway, ALB and Function URL HTTP events; this invocation sent ${describeEvent(event)}`,
+      );
+    }
+    return answer(gw(), format, event as Record<string, unknown>, context);
+  };
+}
+
+/** The Lambda entry point: configuration is read from the environment on the first request. */
+export const handler = createHandler();

@@ -1,0 +1,81 @@
+import { closeSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { basename, extname } from 'node:path';
+import type { Config } from './config';
+
+/** What to execute for a script: the program itself, or an interpreter with the script as its argument. */
+export interface Command {
+  file: string;
+  args: string[];
+}
+
+const SHEBANG_MAX = 256;
+const caches = new WeakMap<Config, Map<string, { key: string; command: Command }>>();
+const CACHE_LIMIT = 512;
+
+function exists(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+  } catch {
+    return false;
+  }
+}
+
+function readShebang(file: string): { interpreter: string; arg?: string } | undefined {
+  const buf = Buffer.alloc(SHEBANG_MAX);
+  let n = 0;
+  const fd = openSync(file, 'r');
+  try {
+    n = readSync(fd, buf, 0, SHEBANG_MAX, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (n < 3 || buf[0] !== 0x23 || buf[1] !== 0x21) return undefined;
+  const end = buf.indexOf(0x0a);
+  // Linux passes everything after the interpreter as one argument, as here.
+  const line = buf.toString('latin1', 2, end < 0 || end > n ? n : end).replace(/\r$/, '').trim();
+  const m = /^(\S+)(?:\s+(.*))?$/.exec(line);
+  if (!m) return undefined;
+  return { interpreter: m[1], arg: m[2] === undefined ? undefined : m[2].trim() };
+}
+
+function onPath(name: string, searchPath: string): string | undefined {
+  for (const dir of searchPath.split(':')) {
+    if (dir !== '' && exists(`${dir}/${name}`)) return `${dir}/${name}`;
+  }
+  return undefined;
+}
+
+/**
+ * The interpreter that will really run: the remap named in CGI_INTERPRETERS if it
+ * exists, else the shebang's own if it exists, else one of the same name on PATH
+ * (Lambda keeps Perl in /opt/bin, scripts say /usr/bin/perl).
+ */
+function locateInterpreter(config: Config, interpreter: string): string {
+  const mapped = config.interpreterByPath.get(interpreter);
+  if (mapped !== undefined && exists(mapped)) return mapped;
+  if (exists(interpreter)) return interpreter;
+  return onPath(basename(interpreter), config.passedEnv.PATH ?? '') ?? mapped ?? interpreter;
+}
+
+function commandFor(config: Config, file: string): Command {
+  const byExt = config.interpreterByExt.get(extname(file).toLowerCase());
+  if (byExt !== undefined) return { file: locateInterpreter(config, byExt), args: [file] };
+  const shebang = readShebang(file);
+  if (shebang === undefined) return { file, args: [] };
+  const interpreter = locateInterpreter(config, shebang.interpreter);
+  if (interpreter === shebang.interpreter) return { file, args: [] };
+  return { file: interpreter, args: shebang.arg === undefined ? [file] : [shebang.arg, file] };
+}
+
+/** Resolves the command for a script, cached until the file changes. */
+export function resolveCommand(config: Config, file: string, stats: Stats): Command {
+  const key = `${stats.ino}:${stats.mtimeMs}:${stats.size}`;
+  let cache = caches.get(config);
+  if (cache === undefined) caches.set(config, (cache = new Map()));
+  const hit = cache.get(file);
+  if (hit !== undefined && hit.key === key) return hit.command;
+  const command = commandFor(config, file);
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  cache.set(file, { key, command });
+  return command;
+}

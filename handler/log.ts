@@ -1,0 +1,78 @@
+/**
+ * One access-log line per request on stdout; errors, warnings and each line a
+ * script writes to stderr on stderr. Every line carries the request id, so a
+ * CloudWatch search for it finds the whole story of one request.
+ */
+export interface AccessEntry {
+  requestId: string;
+  method: string;
+  /** REQUEST_URI: path and query as the client sent them. */
+  uri: string;
+  protocol: string;
+  status: number;
+  /** Body bytes sent (0 for HEAD). */
+  bytes: number;
+  durationMs: number;
+  /** SCRIPT_NAME of the script that answered, if one ran. */
+  script?: string;
+  remoteAddr: string;
+  user?: string;
+  referer?: string;
+  userAgent?: string;
+}
+
+export interface Logger {
+  access(entry: AccessEntry): void;
+  error(requestId: string, message: string, detail?: Record<string, unknown>): void;
+  warn(requestId: string, message: string, detail?: Record<string, unknown>): void;
+  stderr(requestId: string, script: string, line: string): void;
+}
+
+export type Write = (line: string) => void;
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/** Apache's %t: [10/Oct/2000:13:55:36 +0000]. */
+function clfTime(d: Date): string {
+  return `[${pad(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000]`;
+}
+
+const quoted = (s: string | undefined) => (s === undefined ? '"-"' : JSON.stringify(s));
+
+function jsonLogger(out: Write, err: Write): Logger {
+  const line = (write: Write, level: string, requestId: string, message: string, detail?: Record<string, unknown>) =>
+    write(JSON.stringify({ level, time: new Date().toISOString(), requestId, message, ...detail }) + '\n');
+  return {
+    access: (e) => out(JSON.stringify({ level: 'info', type: 'access', time: new Date().toISOString(), ...e }) + '\n'),
+    error: (id, message, detail) => line(err, 'error', id, message, detail),
+    warn: (id, message, detail) => line(err, 'warn', id, message, detail),
+    stderr: (id, script, text) =>
+      err(JSON.stringify({ level: 'info', type: 'stderr', time: new Date().toISOString(), requestId: id, script, message: text }) + '\n'),
+  };
+}
+
+/** Apache's combined format, then duration, script and request id. */
+function combinedLogger(out: Write, err: Write): Logger {
+  const line = (level: string, id: string, message: string, detail?: Record<string, unknown>) =>
+    err(`${clfTime(new Date())} [cgi:${level}] [${id}] ${message}${detail ? ' ' + JSON.stringify(detail) : ''}\n`);
+  return {
+    access: (e) =>
+      out(
+        `${e.remoteAddr} - ${e.user ?? '-'} ${clfTime(new Date())} ${quoted(`${e.method} ${e.uri} ${e.protocol}`)} ` +
+          `${e.status} ${e.bytes === 0 ? '-' : e.bytes} ${quoted(e.referer)} ${quoted(e.userAgent)} ` +
+          `${e.durationMs}ms ${e.script ?? '-'} ${e.requestId}\n`,
+      ),
+    error: (id, message, detail) => line('error', id, message, detail),
+    warn: (id, message, detail) => line('warn', id, message, detail),
+    stderr: (id, script, text) => err(`${clfTime(new Date())} [cgi:stderr] [${id}] ${script}: ${text}\n`),
+  };
+}
+
+export function createLogger(
+  format: 'json' | 'combined',
+  out: Write = (s) => process.stdout.write(s),
+  err: Write = (s) => process.stderr.write(s),
+): Logger {
+  return format === 'json' ? jsonLogger(out, err) : combinedLogger(out, err);
+}

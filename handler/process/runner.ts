@@ -1,0 +1,33 @@
+/**
+ * How a CGI program is run. Spawn-per-request is the only runner today; a
+ * persistent worker (preloaded interpreters, FastCGI) will implement the same
+ * interface, so nothing above this module knows which one is in use.
+ */
+export interface CgiJob {
+  file: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  stdin: Buffer;
+  timeoutMs: number;
+  /** Output beyond this is not collected: the process is killed and `tooLarge` set. */
+  maxOutputBytes: number;
+  /** Called for each line the program writes to stderr. */
+  onStderrLine: (line: string) => void;
+}
+
+export interface CgiOutput {
+  stdout: Buffer;
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  tooLarge: boolean;
+  /** Set when the program could not be started at all (ENOENT, EACCES, ENOEXEC...). */
+  startError?: string;
+  /** The last lines of stderr, for the error log when the response is unusable. */
+  stderrTail: string[];
+}
+
+export interface CgiRunner {
+  run(job: CgiJob): Promise<CgiOutput>;
+}

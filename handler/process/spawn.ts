@@ -1,0 +1,153 @@
+import { spawn } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
+import type { CgiJob, CgiOutput, CgiRunner } from './runner';
+
+const STDERR_TAIL_LINES = 20;
+const STDERR_LINE_MAX = 8 * 1024;
+const STDERR_LOG_MAX = 256 * 1024;
+/** After a kill, how long to wait for pipes held by an escaped descendant before giving up on them. */
+const CLOSE_GRACE_MS = 500;
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  // Usually the group is already gone (ESRCH): a stack trace for that error costs more than the kill.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // ESRCH: nothing left in the group.
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/** Splits stderr into lines for the log, capped so a chatty script cannot flood it. */
+class StderrLines {
+  readonly tail: string[] = [];
+  private decoder: StringDecoder | undefined;
+  private partial = '';
+  private logged = 0;
+
+  constructor(private readonly emit: (line: string) => void) {}
+
+  push(chunk: Buffer): void {
+    this.decoder ??= new StringDecoder('utf8');
+    const text = this.partial + this.decoder.write(chunk);
+    const lines = text.split('\n');
+    this.partial = lines.pop() ?? '';
+    if (this.partial.length > STDERR_LINE_MAX) {
+      lines.push(this.partial);
+      this.partial = '';
+    }
+    for (const line of lines) this.line(line);
+  }
+
+  end(): void {
+    if (this.decoder === undefined) return;
+    const rest = this.partial + this.decoder.end();
+    if (rest !== '') this.line(rest);
+  }
+
+  private line(raw: string): void {
+    const line = (raw.endsWith('\r') ? raw.slice(0, -1) : raw).slice(0, STDERR_LINE_MAX);
+    this.tail.push(line);
+    if (this.tail.length > STDERR_TAIL_LINES) this.tail.shift();
+    if (this.logged > STDERR_LOG_MAX) return;
+    this.logged += line.length + 1;
+    this.emit(this.logged > STDERR_LOG_MAX ? '[further stderr output not logged]' : line);
+  }
+}
+
+/**
+ * One process per request, in its own process group so that the whole tree can be
+ * killed: on timeout, on oversized output, and after the script exits, so nothing
+ * it left behind runs on into the next (frozen and thawed) invocation.
+ */
+export class SpawnRunner implements CgiRunner {
+  run(job: CgiJob): Promise<CgiOutput> {
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let timedOut = false;
+      let tooLarge = false;
+      let exitCode: number | null = null;
+      let signal: string | null = null;
+      let done = false;
+      let timer: NodeJS.Timeout | undefined;
+      let graceTimer: NodeJS.Timeout | undefined;
+      const stderr = new StderrLines(job.onStderrLine);
+
+      const finish = (startError?: string) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        clearTimeout(graceTimer);
+        stderr.end();
+        resolve({
+          stdout: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size),
+          exitCode,
+          signal,
+          timedOut,
+          tooLarge,
+          startError,
+          stderrTail: stderr.tail,
+        });
+      };
+
+      let child: ReturnType<typeof spawn>;
+      try {
+        child = spawn(job.file, job.args, {
+          cwd: job.cwd,
+          env: job.env,
+          stdio: ['pipe', 'pipe', 'pipe'],
+          detached: true,
+        });
+      } catch (err) {
+        // Arguments Node refuses outright (a NUL byte, say) never start a process.
+        finish((err as Error).message);
+        return;
+      }
+
+      const stop = () => {
+        killGroup(child.pid);
+        graceTimer ??= setTimeout(() => {
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+          finish();
+        }, CLOSE_GRACE_MS);
+      };
+      timer = setTimeout(() => {
+        timedOut = true;
+        stop();
+      }, job.timeoutMs);
+
+      child.on('error', (err) => {
+        if (child.pid === undefined) finish(err.message);
+      });
+      child.on('exit', (code, sig) => {
+        exitCode = code;
+        signal = sig;
+        killGroup(child.pid);
+      });
+      child.on('close', () => finish());
+
+      child.stdout!.on('data', (chunk: Buffer) => {
+        if (tooLarge) return;
+        if (size + chunk.length > job.maxOutputBytes) {
+          tooLarge = true;
+          stop();
+          return;
+        }
+        size += chunk.length;
+        chunks.push(chunk);
+      });
+      child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk));
+
+      // A script that never reads its body closes stdin early; that is not an error.
+      child.stdin!.on('error', () => {});
+      if (job.stdin.length > 0) child.stdin!.end(job.stdin);
+      else child.stdin!.end();
+    });
+  }
+}

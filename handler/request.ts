@@ -1,0 +1,37 @@
+/**
+ * The one request type every event format is turned into. Nothing past the
+ * normalisers in events/ looks at an API Gateway, ALB or Function URL field.
+ */
+export interface HttpRequest {
+  /** Which front door sent it; for logs and payload limits only. */
+  source: 'rest' | 'http-v1' | 'http' | 'function-url' | 'alb';
+  method: string;
+  /** Path used for routing: percent-encoded, starting with '/', without any stage or base path. */
+  path: string;
+  /** Public path prefix the browser sees before `path` ('/dev' for a REST stage), or ''. */
+  basePath: string;
+  /** Raw query string without '?', as the client sent it (or a faithful rebuild). */
+  query: string;
+  /** Header values by lower-case name, in arrival order; cookies are one 'cookie' entry. */
+  headers: Record<string, string[]>;
+  body: Buffer;
+  remoteAddr: string;
+  scheme: 'http' | 'https';
+  protocol: string;
+  /** The caller an authorizer identified, if any. */
+  auth?: { user: string; type: string };
+}
+
+export interface HttpResponse {
+  status: number;
+  reason: string;
+  /** Header lines in the order the script sent them, names as it spelled them. */
+  headers: Array<[string, string]>;
+  body: Buffer;
+  /** SCRIPT_NAME of the script that answered, for the access log. */
+  script?: string;
+}
+
+export function firstHeader(req: HttpRequest, name: string): string | undefined {
+  return req.headers[name]?.[0];
+}
