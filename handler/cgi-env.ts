@@ -59,7 +59,8 @@ export function requestUri(basePath: string, path: string, query: string): strin
 export function buildCgiEnv(input: CgiEnvInput): Record<string, string> {
   const { config, req } = input;
   const basePath = config.basePath ?? req.basePath;
-  const env: Record<string, string> = { ...config.passedEnv, ...config.fixedEnv };
+  // Object.assign, not spread: V8 extends a spread copy's shape one slow step per variable.
+  const env: Record<string, string> = Object.assign({}, config.passedEnv, config.fixedEnv);
   const contentType = firstHeader(req, 'content-type');
   const host = splitHost(config.serverName ?? firstHeader(req, 'host') ?? 'localhost');
   const port = host.port ?? firstHeader(req, 'x-forwarded-port') ?? (req.scheme === 'https' ? '443' : '80');

@@ -41,7 +41,7 @@ function timeoutFor(config: Config, context: LambdaContext | undefined): number 
  */
 function fitsPayload(result: ProxyResult, limit: number): boolean {
   const body = typeof result.body === 'string' ? result.body : '';
-  const rest = Buffer.byteLength(JSON.stringify({ ...result, body: '' }));
+  const rest = Buffer.byteLength(JSON.stringify(result, (key, value) => (key === 'body' ? '' : value)));
   if (result.isBase64Encoded === true) return rest + body.length <= limit;
   const raw = Buffer.byteLength(body);
   // JSON escaping at most sextuples a byte (\u0000): below that bound nothing needs counting.
