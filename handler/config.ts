@@ -40,7 +40,7 @@ export interface Config {
   serverAdmin: string | undefined;
   /** CGI_SERVER_NAME: a canonical SERVER_NAME instead of the Host header (Apache's UseCanonicalName). */
   serverName: string | undefined;
-  /** CGI_BASE_PATH: the public path prefix (custom domain mapping key) instead of the detected stage. */
+  /** CGI_BASE_PATH: the public path prefix (custom domain mapping key) instead of the detected stage; '/' for none. */
   basePath: string | undefined;
   /** CGI_LOG_FORMAT: 'json' (default) or 'combined' (Apache combined log format). */
   logFormat: 'json' | 'combined';
@@ -165,7 +165,7 @@ export function loadConfig(env: Env = process.env): Config {
     passAuth: /^(1|true|on|yes)$/i.test(env.CGI_PASS_AUTH ?? ''),
     serverAdmin: env.CGI_SERVER_ADMIN || undefined,
     serverName: env.CGI_SERVER_NAME || undefined,
-    basePath: env.CGI_BASE_PATH === undefined ? undefined : normalisePrefix(env.CGI_BASE_PATH),
+    basePath: env.CGI_BASE_PATH ? normalisePrefix(env.CGI_BASE_PATH) : undefined,
     logFormat,
     serveStatic: !isOff(env.CGI_STATIC),
     directorySlash: env.CGI_DIRECTORY_SLASH === undefined ? !env.IS_OFFLINE : !isOff(env.CGI_DIRECTORY_SLASH),

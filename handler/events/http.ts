@@ -1,7 +1,7 @@
 import { decodeBody } from '../body';
 import type { HttpRequest } from '../request';
 import {
-  BadEventError, MB, authFrom, claimUser, encodePath, obj, readHeaders, requireMethod, requirePath,
+  BadEventError, MB, authFrom, claimUser, encodePath, fromOffline, obj, readHeaders, requireMethod, requirePath,
   schemeOf, singleHeaders, str, type EventFormat,
 } from './shared';
 import { formatBody } from './format-body';
@@ -62,7 +62,7 @@ export const httpEvent: EventFormat = {
       headers,
       body,
       remoteAddr: str(http.sourceIp) ?? '127.0.0.1',
-      scheme: schemeOf(headers, 'https'),
+      scheme: schemeOf(headers, fromOffline(ctx) ? 'http' : 'https'),
       protocol: str(http.protocol) ?? 'HTTP/1.1',
       auth: authOf(obj(ctx.authorizer), headers),
     };

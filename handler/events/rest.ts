@@ -1,7 +1,7 @@
 import { decodeBody } from '../body';
 import type { HttpRequest } from '../request';
 import {
-  BadEventError, MB, authFrom, claimUser, encodePath, multiHeaders, obj, readHeaders, rebuildQuery,
+  BadEventError, MB, authFrom, claimUser, encodePath, fromOffline, multiHeaders, obj, readHeaders, rebuildQuery,
   requireMethod, requirePath, schemeOf, str, type EventFormat,
 } from './shared';
 import { formatBody } from './format-body';
@@ -22,7 +22,7 @@ function splitBasePath(event: Record<string, unknown>, ctx: Record<string, unkno
   // serverless-offline serves REST routes under /{stage} but leaves the stage out of
   // requestContext.path; its resourcePath still shows whether the stage is in the URL.
   const resource = str(ctx.resourcePath);
-  if (ctx.domainName === 'offlineContext_domainName' && stage && resource?.startsWith(`/${stage}/`)) {
+  if (fromOffline(ctx) && stage && resource?.startsWith(`/${stage}/`)) {
     return { path, basePath: `/${stage}` };
   }
   return { path, basePath: '' };
@@ -61,7 +61,7 @@ export const restEvent: EventFormat = {
       headers,
       body,
       remoteAddr: str(obj(ctx.identity)?.sourceIp) ?? '127.0.0.1',
-      scheme: schemeOf(headers, 'https'),
+      scheme: schemeOf(headers, fromOffline(ctx) ? 'http' : 'https'),
       protocol: str(ctx.protocol) ?? 'HTTP/1.1',
       auth: authOf(ctx, headers),
     };

@@ -108,6 +108,14 @@ export function encodePath(decoded: string): string {
   return decoded.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/g, (c) => encodeURIComponent(c));
 }
 
+/**
+ * serverless-offline fills requestContext with placeholders; its events need
+ * a few of its quirks undone (plain http, a stage it leaves out of the path).
+ */
+export function fromOffline(ctx: Record<string, unknown>): boolean {
+  return ctx.domainName === 'offlineContext_domainName';
+}
+
 export function schemeOf(headers: Record<string, string[]>, fallback: 'http' | 'https'): 'http' | 'https' {
   const proto = headers['x-forwarded-proto']?.[0]?.split(',')[0].trim().toLowerCase();
   return proto === 'http' || proto === 'https' ? proto : fallback;
