@@ -1,6 +1,7 @@
 // Bundles the handler into dist/handler.js: one CommonJS file, Node built-ins only.
 import { build } from 'esbuild';
-import { statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,6 +30,19 @@ export async function buildHandler({ quiet = false } = {}) {
   return outfile;
 }
 
+/** Compiles the example site's C programs, when the layer has sources with a Makefile. */
+export function buildSite({ quiet = false } = {}) {
+  const src = join(root, 'layers', 'cgi-src');
+  if (!existsSync(join(src, 'Makefile'))) return [];
+  execFileSync('make', ['-s', '-C', src], { stdio: quiet ? 'pipe' : 'inherit' });
+  return ['layers/cgi-bin (C programs)'];
+}
+
+export async function buildAll(opts) {
+  await buildHandler(opts);
+  return ['dist/handler.js', ...buildSite(opts)];
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  await buildHandler();
+  await buildAll();
 }
