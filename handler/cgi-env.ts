@@ -35,9 +35,13 @@ export function safeValue(value: string): boolean {
   return !value.includes('\0') && !BASH_FUNCTION.test(value);
 }
 
-function splitHost(host: string): { name: string; port?: string } {
-  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(host);
-  return m ? { name: m[1], port: m[2] } : { name: host };
+/** A Host header that names a host (and port), or nothing: it becomes SERVER_NAME, so no payloads. */
+const HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?$/;
+const PORT = /^\d{1,5}$/;
+
+function splitHost(host: string | undefined): { name: string; port?: string } {
+  const m = host === undefined ? null : HOST.exec(host);
+  return m ? { name: m[1], port: m[2] } : { name: 'localhost' };
 }
 
 /** Joins a header's values as RFC 3875 asks: commas, except cookies, which take '; '. */
@@ -62,10 +66,12 @@ export function buildCgiEnv(input: CgiEnvInput): Record<string, string> {
   // Object.assign, not spread: V8 extends a spread copy's shape one slow step per variable.
   const env: Record<string, string> = Object.assign({}, config.passedEnv, config.fixedEnv);
   const contentType = firstHeader(req, 'content-type');
-  const host = splitHost(config.serverName ?? firstHeader(req, 'host') ?? 'localhost');
-  const port = host.port ?? firstHeader(req, 'x-forwarded-port') ?? (req.scheme === 'https' ? '443' : '80');
+  const host = splitHost(config.serverName ?? firstHeader(req, 'host'));
+  const forwardedPort = firstHeader(req, 'x-forwarded-port');
+  const port = host.port ?? (forwardedPort && PORT.test(forwardedPort) ? forwardedPort : req.scheme === 'https' ? '443' : '80');
+  const auth = req.auth !== undefined && safeValue(req.auth.user) && safeValue(req.auth.type) ? req.auth : undefined;
 
-  if (req.auth !== undefined) env.AUTH_TYPE = req.auth.type;
+  if (auth !== undefined) env.AUTH_TYPE = auth.type;
   if (req.body.length > 0 || req.headers['content-length'] !== undefined) {
     env.CONTENT_LENGTH = String(req.body.length);
   }
@@ -78,7 +84,7 @@ export function buildCgiEnv(input: CgiEnvInput): Record<string, string> {
   env.QUERY_STRING = req.query;
   env.REMOTE_ADDR = req.remoteAddr;
   env.REMOTE_HOST = req.remoteAddr;
-  if (req.auth !== undefined) env.REMOTE_USER = req.auth.user;
+  if (auth !== undefined) env.REMOTE_USER = auth.user;
   env.REQUEST_METHOD = req.method;
   env.SCRIPT_NAME = basePath + input.scriptName;
   env.SERVER_NAME = host.name;

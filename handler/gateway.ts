@@ -138,6 +138,16 @@ function redirectedRequest(req: HttpRequest, location: string, basePath: string)
   return { ...req, method: 'GET', path: encodeLocationPath(path), query: q < 0 ? '' : noFragment.slice(q + 1), headers, body: EMPTY };
 }
 
+/**
+ * CGI_BASE_PATH names the public prefix; where the front door leaves it in the
+ * path (a REST base path mapping on a custom domain), routing must not see it.
+ */
+function withoutBasePath(config: Config, req: HttpRequest): HttpRequest {
+  const base = config.basePath;
+  if (!base || !(req.path === base || req.path.startsWith(base + '/'))) return req;
+  return { ...req, path: req.path.slice(base.length) };
+}
+
 /** One HTTP request through routing, the script (and its local redirects) to a response. */
 export async function serveRequest(gw: Gateway, req: HttpRequest, inv: Invocation): Promise<HttpResponse> {
   const refused = checkLimits(gw.config, req);
@@ -145,7 +155,7 @@ export async function serveRequest(gw: Gateway, req: HttpRequest, inv: Invocatio
     gw.log.warn(inv.requestId, `refused ${req.method} request: ${refused[1]}`, { status: refused[0] });
     return errorResponse(refused[0]);
   }
-  let current = req;
+  let current = withoutBasePath(gw.config, req);
   let redirectedFrom: Redirected | undefined;
   for (let hops = 0; ; hops++) {
     const res = await dispatch(gw, current, inv, redirectedFrom);

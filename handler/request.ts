@@ -6,7 +6,10 @@ export interface HttpRequest {
   /** Which front door sent it; for logs and payload limits only. */
   source: 'rest' | 'http-v1' | 'http' | 'function-url' | 'alb';
   method: string;
-  /** Path used for routing: percent-encoded, starting with '/', without any stage or base path. */
+  /**
+   * Path used for routing: percent-encoded, starting with '/', without any stage or
+   * base path; '' when the URL was the base path itself with no slash after it.
+   */
   path: string;
   /** Public path prefix the browser sees before `path` ('/dev' for a REST stage), or ''. */
   basePath: string;

@@ -181,6 +181,7 @@ function walkStatic(config: Config, segs: string[], path: string): Route {
 
 /** Maps an encoded request path (stage already removed) to what serves it. */
 export function resolveRoute(config: Config, path: string): Route {
+  if (path === '') return config.directorySlash ? { kind: 'slash', path: '/' } : resolveRoute(config, '/');
   if (!path.startsWith('/')) return fail(400, 'path does not start with "/"');
   const segs = decodeSegments(path);
   if (!Array.isArray(segs)) return segs;

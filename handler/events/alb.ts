@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { decodeBody } from '../body';
 import type { HttpRequest, HttpResponse } from '../request';
 import {
@@ -31,7 +32,13 @@ export const albEvent: EventFormat = {
     const headers = readHeaders(e.multiValueHeaders, e.headers);
     const body = decodeBody(e.body, e.isBase64Encoded);
     if (body === undefined) throw new BadEventError('body is not valid base64');
-    const forwardedFor = headers['x-forwarded-for']?.[0]?.split(',')[0].trim();
+    // ALB appends the address it saw; earlier entries are whatever the client claimed.
+    const forwardedFor = (headers['x-forwarded-for'] ?? [])
+      .join(',')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => isIP(s) !== 0)
+      .pop();
     return {
       source: 'alb',
       method: requireMethod(e.httpMethod),

@@ -1,13 +1,12 @@
 import { decodeBody } from '../body';
 import type { HttpRequest } from '../request';
 import {
-  BadEventError, MB, authFrom, claimUser, encodePath, fromOffline, obj, readHeaders, requireMethod, requirePath,
+  BadEventError, EXECUTE_API_HOST, MB, authFrom, claimUser, encodePath, fromOffline, obj, readHeaders, requireMethod, requirePath,
   schemeOf, singleHeaders, str, type EventFormat,
 } from './shared';
 import { formatBody } from './format-body';
 
 const FUNCTION_URL_HOST = /\.lambda-url\.[a-z0-9-]+\.on\.aws$/;
-const EXECUTE_API_HOST = /\.execute-api\.[a-z0-9-]+\.amazonaws\.com$/;
 
 /**
  * A named HTTP API stage starts rawPath on every domain, but only the
@@ -18,7 +17,9 @@ function splitStage(path: string, stage: string | undefined, domain: string) {
   if (!stage || stage === '$default' || !(path === `/${stage}` || path.startsWith(`/${stage}/`))) {
     return { path, basePath: '' };
   }
-  return { path: path.slice(stage.length + 1) || '/', basePath: EXECUTE_API_HOST.test(domain) ? `/${stage}` : '' };
+  const basePath = EXECUTE_API_HOST.test(domain) ? `/${stage}` : '';
+  // The bare stage URL (/dev) becomes '', a directory asked for without its slash.
+  return { path: path.slice(stage.length + 1) || (basePath === '' ? '/' : ''), basePath };
 }
 
 function authOf(authorizer: Record<string, unknown> | undefined, headers: Record<string, string[]>) {

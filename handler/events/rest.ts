@@ -1,7 +1,7 @@
 import { decodeBody } from '../body';
 import type { HttpRequest } from '../request';
 import {
-  BadEventError, MB, authFrom, claimUser, encodePath, fromOffline, multiHeaders, obj, readHeaders, rebuildQuery,
+  BadEventError, EXECUTE_API_HOST, MB, authFrom, claimUser, encodePath, fromOffline, multiHeaders, obj, readHeaders, rebuildQuery,
   requireMethod, requirePath, schemeOf, str, type EventFormat,
 } from './shared';
 import { formatBody } from './format-body';
@@ -13,9 +13,13 @@ import { formatBody } from './format-body';
 function splitBasePath(event: Record<string, unknown>, ctx: Record<string, unknown>, path: string) {
   const stage = str(ctx.stage);
   if (event.version === '1.0' && stage && stage !== '$default' && (path === `/${stage}` || path.startsWith(`/${stage}/`))) {
-    return { path: path.slice(stage.length + 1) || '/', basePath: `/${stage}` };
+    // As with payload 2.0, only the execute-api domain shows the stage in the browser.
+    const basePath = EXECUTE_API_HOST.test(str(ctx.domainName) ?? '') ? `/${stage}` : '';
+    return { path: path.slice(stage.length + 1) || (basePath === '' ? '/' : ''), basePath };
   }
   const full = str(ctx.path);
+  // The bare stage URL (/dev): '' routes as a directory asked for without its slash.
+  if (path === '/' && full !== undefined && full.length > 1 && !full.endsWith('/')) return { path: '', basePath: full };
   if (full !== undefined && full !== path && full.endsWith(path)) {
     return { path, basePath: full.slice(0, full.length - path.length).replace(/\/$/, '') };
   }
@@ -42,7 +46,10 @@ export const restEvent: EventFormat = {
   name: 'API Gateway payload 1.0',
   maxPayloadBytes: 6 * MB,
 
-  matches: (e) => typeof e.httpMethod === 'string' && obj(e.requestContext) !== undefined,
+  // A REST event missing its method is still one (answered 400), not a foreign event.
+  matches: (e) =>
+    obj(e.requestContext) !== undefined &&
+    (typeof e.httpMethod === 'string' || typeof e.path === 'string' || typeof e.resource === 'string'),
 
   toRequest(e): HttpRequest {
     const ctx = obj(e.requestContext)!;

@@ -19,6 +19,7 @@ export interface EventFormat {
 }
 
 export const MB = 1024 * 1024;
+export const EXECUTE_API_HOST = /\.execute-api\.[a-z0-9-]+\.amazonaws\.com$/;
 
 type Loose = Record<string, unknown>;
 
@@ -90,14 +91,16 @@ function encodeQueryPart(s: string): string {
 export function rebuildQuery(multi: unknown, single: unknown, alreadyEncoded: boolean): string {
   const params = obj(multi) ?? obj(single);
   if (params === undefined) return '';
-  const enc = alreadyEncoded ? (s: string) => s : encodeQueryPart;
+  const encKey = alreadyEncoded ? (s: string) => s : encodeQueryPart;
+  // A value keeps its '=' literal, as sent: `p=a;b=c` must stay readable as two pairs.
+  const encValue = alreadyEncoded ? (s: string) => s : (s: string) => encodeQueryPart(s).replace(/%3D/g, '=');
   const parts: string[] = [];
   for (const key in params) {
     const raw = params[key];
     const values = Array.isArray(raw) ? raw : [raw];
     for (const v of values) {
       if (typeof v !== 'string') continue;
-      parts.push(v === '' ? enc(key) : `${enc(key)}=${enc(v)}`);
+      parts.push(v === '' ? encKey(key) : `${encKey(key)}=${encValue(v)}`);
     }
   }
   return parts.join('&');
@@ -127,7 +130,8 @@ export function authFrom(
   user: unknown,
   kind: string,
 ): { user: string; type: string } | undefined {
-  if (typeof user !== 'string' || user === '') return undefined;
+  // serverless-offline's placeholders (offlineContext_...) identify nobody.
+  if (typeof user !== 'string' || user === '' || user.startsWith('offlineContext_')) return undefined;
   const scheme = headers.authorization?.[0]?.split(' ')[0];
   return { user, type: scheme && /^[A-Za-z0-9-]+$/.test(scheme) ? scheme : kind };
 }
