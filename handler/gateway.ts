@@ -8,6 +8,7 @@ import type { CgiRunner } from './process/runner';
 import type { HttpRequest, HttpResponse } from './request';
 import { resolveRoute, type Route } from './route';
 import { serveStatic } from './static';
+import { encodeChar } from './events/shared';
 import { errorResponse, redirectResponse } from './status';
 
 export interface Gateway {
@@ -60,6 +61,7 @@ async function runScript(
     return { ...errorResponse(status), script };
   };
   const command = resolveCommand(config, route.file, route.stats);
+  if (command.error !== undefined) return fail(500, `cannot execute script: ${command.error}`);
   const timeoutMs = inv.deadline - Date.now();
   if (timeoutMs <= 0) return fail(504, 'no time left to start the script');
 
@@ -118,7 +120,7 @@ async function dispatch(
 
 /** Keeps existing %XX escapes in a script's Location path and encodes what a URL cannot hold raw. */
 function encodeLocationPath(path: string): string {
-  return path.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]|%(?![0-9A-Fa-f]{2})/g, (c) => encodeURIComponent(c));
+  return path.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]|%(?![0-9A-Fa-f]{2})/gu, encodeChar);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { MAX_HEADER_BLOCK } from './cgi-response';
 import { loadConfig, type Config } from './config';
-import { BadEventError, describeEvent, detectEventFormat, isWarmup, type EventFormat } from './events';
+import { BadEventError, describeEvent, detectEventFormat, isWarmup, sketchRequest, type EventFormat } from './events';
 import { serveRequest, type Gateway } from './gateway';
 import { createLogger, type Logger } from './log';
 import { SpawnRunner } from './process/spawn';
@@ -81,7 +81,14 @@ async function answer(
   } catch (err) {
     const why = err instanceof BadEventError ? err.message : `unreadable event: ${(err as Error).message}`;
     gw.log.warn(requestId, `malformed ${format.name} event: ${why}`);
-    return format.toResult(errorResponse(400), event, false, warn);
+    const sketch = sketchRequest(event);
+    const res = errorResponse(400);
+    const head = sketch.method === 'HEAD';
+    gw.log.access({
+      requestId, method: sketch.method, uri: sketch.uri, protocol: 'HTTP/1.1', status: 400,
+      bytes: head ? 0 : res.body.length, durationMs: Date.now() - started, remoteAddr: sketch.remoteAddr,
+    });
+    return format.toResult(res, event, head, warn);
   }
 
   let res: HttpResponse;

@@ -2,11 +2,11 @@ import { closeSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { basename, extname } from 'node:path';
 import type { Config } from './config';
 
-/** What to execute for a script: the program itself, or an interpreter with the script as its argument. */
-export interface Command {
-  file: string;
-  args: string[];
-}
+/**
+ * What to execute for a script: the program itself, or an interpreter with the
+ * script as its argument; or why it cannot be executed at all.
+ */
+export type Command = { file: string; args: string[]; error?: undefined } | { error: string };
 
 const SHEBANG_MAX = 256;
 const caches = new WeakMap<Config, Map<string, { key: string; command: Command }>>();
@@ -20,7 +20,14 @@ function exists(path: string): boolean {
   }
 }
 
-function readShebang(file: string): { interpreter: string; arg?: string } | undefined {
+const ELF = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
+
+/**
+ * The file's first line when it is a `#!` line; 'binary' for an ELF program;
+ * undefined for anything else, which the kernel cannot execute (and glibc's
+ * execvp would hand to /bin/sh: a shell a request must never reach).
+ */
+function readShebang(file: string): { interpreter: string; arg?: string } | 'binary' | undefined {
   const buf = Buffer.alloc(SHEBANG_MAX);
   let n = 0;
   const fd = openSync(file, 'r');
@@ -29,6 +36,7 @@ function readShebang(file: string): { interpreter: string; arg?: string } | unde
   } finally {
     closeSync(fd);
   }
+  if (n >= 4 && buf.subarray(0, 4).equals(ELF)) return 'binary';
   if (n < 3 || buf[0] !== 0x23 || buf[1] !== 0x21) return undefined;
   const end = buf.indexOf(0x0a);
   // Linux passes everything after the interpreter as one argument, as here.
@@ -61,7 +69,8 @@ function commandFor(config: Config, file: string): Command {
   const byExt = config.interpreterByExt.get(extname(file).toLowerCase());
   if (byExt !== undefined) return { file: locateInterpreter(config, byExt), args: [file] };
   const shebang = readShebang(file);
-  if (shebang === undefined) return { file, args: [] };
+  if (shebang === 'binary') return { file, args: [] };
+  if (shebang === undefined) return { error: 'exec format error: neither a #! script nor an ELF program' };
   const interpreter = locateInterpreter(config, shebang.interpreter);
   if (interpreter === shebang.interpreter) return { file, args: [] };
   return { file: interpreter, args: shebang.arg === undefined ? [file] : [shebang.arg, file] };

@@ -25,6 +25,16 @@ export function isWarmup(event: unknown): boolean {
   );
 }
 
+/** What little can be read from an event too malformed to become a request, for its 400 and log line. */
+export function sketchRequest(event: Record<string, unknown>): { method: string; uri: string; remoteAddr: string } {
+  const ctx = obj(event.requestContext);
+  const http = obj(ctx?.http);
+  const method = [event.httpMethod, http?.method].find((m) => typeof m === 'string') as string | undefined;
+  const uri = [event.rawPath, event.path].find((p) => typeof p === 'string') as string | undefined;
+  const ip = [http?.sourceIp, obj(ctx?.identity)?.sourceIp].find((a) => typeof a === 'string') as string | undefined;
+  return { method: method?.toUpperCase() ?? '-', uri: uri ?? '-', remoteAddr: ip ?? '-' };
+}
+
 /** Names what an unsupported event looks like, for the invocation error. */
 export function describeEvent(event: unknown): string {
   if (event === null || typeof event !== 'object') return `a ${event === null ? 'null' : typeof event} value`;

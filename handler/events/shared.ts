@@ -106,9 +106,18 @@ export function rebuildQuery(multi: unknown, single: unknown, alreadyEncoded: bo
   return parts.join('&');
 }
 
+/** encodeURIComponent, with a lone UTF-16 surrogate (no character at all) as U+FFFD. */
+export function encodeChar(c: string): string {
+  try {
+    return encodeURIComponent(c);
+  } catch {
+    return '%EF%BF%BD';
+  }
+}
+
 /** Percent-encodes a path that a front door already decoded, so routing sees one form only. */
 export function encodePath(decoded: string): string {
-  return decoded.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/g, (c) => encodeURIComponent(c));
+  return decoded.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/gu, encodeChar);
 }
 
 /**
