@@ -10,13 +10,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use AcmeJobs qw(:all);
 
-my $method = defined $ENV{REQUEST_METHOD} ? $ENV{REQUEST_METHOD} : 'GET';
-if ($method ne 'GET' && $method ne 'HEAD') {
-    print_headers(status => '405 Method Not Allowed', type => 'text/plain',
-                  headers => ['Allow: GET, HEAD']);
-    print "Only GET and HEAD are supported here.\n";
-    exit 0;
-}
+my $method = only_methods('GET', 'HEAD');
 
 my $base = cgi_base();
 my $id;

@@ -12,13 +12,7 @@ use AcmeJobs qw(:all);
 
 my $PER_PAGE = 10;
 
-my $method = defined $ENV{REQUEST_METHOD} ? $ENV{REQUEST_METHOD} : 'GET';
-if ($method ne 'GET' && $method ne 'HEAD') {
-    print_headers(status => '405 Method Not Allowed', type => 'text/plain',
-                  headers => ['Allow: GET, HEAD']);
-    print "Only GET and HEAD are supported here.\n";
-    exit 0;
-}
+my $method = only_methods('GET', 'HEAD');
 
 my $p   = query_params();
 my $q   = trim($p->{q});

@@ -17,7 +17,7 @@ our @EXPORT_OK = qw(
     html_escape url_encode url_decode parse_urlencoded query_params
     read_post_body cookies cgi_base site_root absolute_base
     load_jobs find_job categories locations
-    print_headers page_start page_end
+    print_headers page_start page_end only_methods
 );
 our %EXPORT_TAGS = ( all => \@EXPORT_OK );
 
@@ -209,6 +209,19 @@ sub print_headers {
         print "$clean\n";
     }
     print "\n";
+}
+
+# only_methods('GET', 'HEAD'): answers 405 and exits for any other method;
+# returns the request method otherwise.
+sub only_methods {
+    my @allowed = @_;
+    my $method = defined $ENV{REQUEST_METHOD} ? $ENV{REQUEST_METHOD} : 'GET';
+    return $method if grep { $_ eq $method } @allowed;
+    my $list = join ', ', @allowed;
+    print_headers(status => '405 Method Not Allowed', type => 'text/plain',
+                  headers => ["Allow: $list"]);
+    print "Only $list supported here.\n";
+    exit 0;
 }
 
 sub page_start {
