@@ -58,20 +58,28 @@ function onPath(name: string, searchPath: string): string | undefined {
  * exists, else the shebang's own if it exists, else one of the same name on PATH
  * (Lambda keeps Perl in /opt/bin, scripts say /usr/bin/perl).
  */
-function locateInterpreter(config: Config, interpreter: string): string {
+function locateInterpreter(config: Config, interpreter: string): string | undefined {
   const mapped = config.interpreterByPath.get(interpreter);
   if (mapped !== undefined && exists(mapped)) return mapped;
   if (exists(interpreter)) return interpreter;
-  return onPath(basename(interpreter), config.passedEnv.PATH ?? '') ?? mapped ?? interpreter;
+  return onPath(basename(interpreter), config.passedEnv.PATH ?? '');
 }
+
+const missing = (interpreter: string): Command => ({
+  error: `interpreter ${interpreter} not found, nor a remap of it (CGI_INTERPRETERS) or a ${basename(interpreter)} on PATH; for Perl, add a Perl layer`,
+});
 
 function commandFor(config: Config, file: string): Command {
   const byExt = config.interpreterByExt.get(extname(file).toLowerCase());
-  if (byExt !== undefined) return { file: locateInterpreter(config, byExt), args: [file] };
+  if (byExt !== undefined) {
+    const interpreter = locateInterpreter(config, byExt);
+    return interpreter === undefined ? missing(byExt) : { file: interpreter, args: [file] };
+  }
   const shebang = readShebang(file);
   if (shebang === 'binary') return { file, args: [] };
   if (shebang === undefined) return { error: 'exec format error: neither a #! script nor an ELF program' };
   const interpreter = locateInterpreter(config, shebang.interpreter);
+  if (interpreter === undefined) return missing(shebang.interpreter);
   if (interpreter === shebang.interpreter) return { file, args: [] };
   return { file: interpreter, args: shebang.arg === undefined ? [file] : [shebang.arg, file] };
 }

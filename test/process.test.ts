@@ -265,6 +265,15 @@ describe('running CGI programs', () => {
       expect(res.body.toString()).toBe('run by extension\n');
     });
 
+    it('an interpreter that exists nowhere: 500, and the log says which one and how to fix it', async () => {
+      const h2 = harness({ CGI_ROOT: bin, CGI_TIMEOUT_MS: '10000', PATH: '/nonexistent-bin' });
+      const res = answerOf(await h2.invoke(httpApiEvent({ path: '/cgi-bin/remap.pl' }), { awsRequestId: 'req-nointerp' }));
+      expectErrorPage(res, 500);
+      const e = jsonLines(h2.err).filter((l) => l.level === 'error');
+      expect(e).toHaveLength(1);
+      expect(e[0].message).toMatch(/interpreter \/nonexistent\/perl not found.*Perl layer/);
+    });
+
     it('a C program compiled here works', async () => {
       const res = await get('/cgi-bin/hello.cgi', 'a=1&b=2');
       expect(res.status).toBe(200);
