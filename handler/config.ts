@@ -72,7 +72,11 @@ function positiveInt(env: Env, name: string, fallback: number | undefined): numb
   return n;
 }
 
-const isOff = (raw: string | undefined) => /^(0|false|off|no)$/i.test(raw ?? '');
+/** An on/off setting; unset or empty means the default. */
+function flag(raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  return !/^(0|false|off|no)$/i.test(raw.trim());
+}
 
 function list(raw: string | undefined, fallback: string[]): string[] {
   if (raw === undefined) return fallback;
@@ -162,12 +166,12 @@ export function loadConfig(env: Env = process.env): Config {
     fixedEnv: fixedEnvFrom(env),
     interpreterByPath: interpreters.byPath,
     interpreterByExt: interpreters.byExt,
-    passAuth: /^(1|true|on|yes)$/i.test(env.CGI_PASS_AUTH ?? ''),
+    passAuth: flag(env.CGI_PASS_AUTH, false),
     serverAdmin: env.CGI_SERVER_ADMIN || undefined,
     serverName: env.CGI_SERVER_NAME || undefined,
     basePath: env.CGI_BASE_PATH ? normalisePrefix(env.CGI_BASE_PATH) : undefined,
     logFormat,
-    serveStatic: !isOff(env.CGI_STATIC),
-    directorySlash: env.CGI_DIRECTORY_SLASH === undefined ? !env.IS_OFFLINE : !isOff(env.CGI_DIRECTORY_SLASH),
+    serveStatic: flag(env.CGI_STATIC, true),
+    directorySlash: flag(env.CGI_DIRECTORY_SLASH, !env.IS_OFFLINE),
   };
 }

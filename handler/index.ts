@@ -135,7 +135,16 @@ export function createHandler(options: HandlerOptions = {}) {
         `lambda-cgi handles API Gateway, ALB and Function URL HTTP events; this invocation sent ${describeEvent(event)}`,
       );
     }
-    return answer(gw(), format, event as Record<string, unknown>, context);
+    let gateway: Gateway;
+    try {
+      gateway = gw();
+    } catch (err) {
+      // A misconfigured function answers every request 500 and says why in the log, each time.
+      const log = options.logger ?? createLogger('json');
+      log.error(context?.awsRequestId ?? '-', `lambda-cgi is misconfigured: ${(err as Error).message}`);
+      return format.toResult(errorResponse(500), event as Record<string, unknown>, false, () => {});
+    }
+    return answer(gateway, format, event as Record<string, unknown>, context);
   };
 }
 
