@@ -1,7 +1,7 @@
 // Bundles the handler into dist/handler.js: one CommonJS file, Node built-ins only.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,11 +21,19 @@ export async function buildHandler({ quiet = false } = {}) {
     keepNames: false,
     legalComments: 'none',
     metafile: true,
+    write: false,
     logLevel: quiet ? 'error' : 'warning',
   });
   // A runtime dependency would have to be shipped beside the bundle; the handler has none by design.
   const foreign = Object.keys(result.metafile.inputs).filter((f) => !f.startsWith('handler/'));
   if (foreign.length > 0) throw new Error(`handler bundle pulls in non-built-in code: ${foreign.join(', ')}`);
+  // Written beside and renamed into place: a running serverless-offline never loads half a bundle.
+  mkdirSync(dirname(outfile), { recursive: true });
+  for (const file of result.outputFiles) {
+    const tmp = `${file.path}.${process.pid}.tmp`;
+    writeFileSync(tmp, file.contents);
+    renameSync(tmp, file.path);
+  }
   if (!quiet) console.log(`built ${outfile} (${statSync(outfile).size} bytes)`);
   return outfile;
 }
