@@ -20,6 +20,8 @@ export type ProxyResult = Record<string, unknown>;
 /** Time kept back from the invocation's remaining time to answer 504 before Lambda kills us. */
 const TIMEOUT_MARGIN_MS = 500;
 const FALLBACK_TIMEOUT_MS = 30_000;
+/** More than the JSON around any body can take: script headers are capped at MAX_HEADER_BLOCK. */
+const HEADROOM = 4 * MAX_HEADER_BLOCK;
 
 export interface HandlerOptions {
   config?: Config;
@@ -41,11 +43,11 @@ function timeoutFor(config: Config, context: LambdaContext | undefined): number 
  */
 function fitsPayload(result: ProxyResult, limit: number): boolean {
   const body = typeof result.body === 'string' ? result.body : '';
+  const base64 = result.isBase64Encoded === true;
+  // JSON escaping at most sextuples a text byte (\u0000); headers are bounded by the header block limit.
+  if ((base64 ? body.length : body.length * 3 * 6) + HEADROOM <= limit) return true;
   const rest = Buffer.byteLength(JSON.stringify(result, (key, value) => (key === 'body' ? '' : value)));
-  if (result.isBase64Encoded === true) return rest + body.length <= limit;
-  const raw = Buffer.byteLength(body);
-  // JSON escaping at most sextuples a byte (\u0000): below that bound nothing needs counting.
-  if (rest + raw * 6 <= limit) return true;
+  if (base64) return rest + body.length <= limit;
   return rest + Buffer.byteLength(JSON.stringify(body)) - 2 <= limit;
 }
 
