@@ -1,8 +1,7 @@
 import { isIP } from 'node:net';
-import { decodeBody } from '../body';
 import type { HttpRequest, HttpResponse } from '../request';
 import {
-  BadEventError, MB, multiHeaders, obj, readHeaders, rebuildQuery, requireMethod, requirePath,
+  MB, multiHeaders, obj, readHeaders, rebuildQuery, requireBody, requireMethod, requirePath,
   schemeOf, singleHeaders, type EventFormat,
 } from './shared';
 import { formatBody } from './format-body';
@@ -30,8 +29,6 @@ export const albEvent: EventFormat = {
 
   toRequest(e): HttpRequest {
     const headers = readHeaders(e.multiValueHeaders, e.headers);
-    const body = decodeBody(e.body, e.isBase64Encoded);
-    if (body === undefined) throw new BadEventError('body is not valid base64');
     // ALB appends the address it saw; earlier entries are whatever the client claimed.
     const forwardedFor = (headers['x-forwarded-for'] ?? [])
       .join(',')
@@ -47,7 +44,7 @@ export const albEvent: EventFormat = {
       // ALB hands query values over still percent-encoded: joined as they came.
       query: rebuildQuery(e.multiValueQueryStringParameters, e.queryStringParameters, true),
       headers,
-      body,
+      body: requireBody(e),
       remoteAddr: forwardedFor || '127.0.0.1',
       scheme: schemeOf(headers, 'http'),
       protocol: 'HTTP/1.1',

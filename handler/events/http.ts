@@ -1,7 +1,6 @@
-import { decodeBody } from '../body';
 import type { HttpRequest } from '../request';
 import {
-  BadEventError, EXECUTE_API_HOST, MB, authFrom, claimUser, encodePath, fromOffline, obj, readHeaders, requireMethod, requirePath,
+  BadEventError, EXECUTE_API_HOST, MB, authFrom, claimUser, encodePath, fromOffline, obj, readHeaders, requireBody, requireMethod, requirePath,
   schemeOf, singleHeaders, str, type EventFormat,
 } from './shared';
 import { formatBody } from './format-body';
@@ -52,8 +51,6 @@ export const httpEvent: EventFormat = {
     // HTTP APIs hand over the path already decoded; Function URLs leave it as sent.
     const rawPath = requirePath(e.rawPath ?? http.path);
     const { path, basePath } = splitStage(functionUrl ? rawPath : encodePath(rawPath), str(ctx.stage), domain);
-    const body = decodeBody(e.body, e.isBase64Encoded);
-    if (body === undefined) throw new BadEventError('body is not valid base64');
     return {
       source: functionUrl ? 'function-url' : 'http',
       method: requireMethod(http.method),
@@ -61,7 +58,7 @@ export const httpEvent: EventFormat = {
       basePath,
       query: typeof e.rawQueryString === 'string' ? e.rawQueryString : '',
       headers,
-      body,
+      body: requireBody(e),
       remoteAddr: str(http.sourceIp) ?? '127.0.0.1',
       scheme: schemeOf(headers, fromOffline(ctx) ? 'http' : 'https'),
       protocol: str(http.protocol) ?? 'HTTP/1.1',

@@ -1,8 +1,7 @@
-import { decodeBody } from '../body';
 import type { HttpRequest } from '../request';
 import {
-  BadEventError, EXECUTE_API_HOST, MB, authFrom, claimUser, encodePath, fromOffline, multiHeaders, obj, readHeaders, rebuildQuery,
-  requireMethod, requirePath, schemeOf, str, type EventFormat,
+  EXECUTE_API_HOST, MB, authFrom, claimUser, encodePath, fromOffline, multiHeaders, obj, readHeaders, rebuildQuery,
+  requireBody, requireMethod, requirePath, schemeOf, str, type EventFormat,
 } from './shared';
 import { formatBody } from './format-body';
 
@@ -57,8 +56,6 @@ export const restEvent: EventFormat = {
     const headers = readHeaders(e.multiValueHeaders, e.headers);
     const rawPath = requirePath(e.path);
     const { path, basePath } = splitBasePath(e, ctx, httpApi ? encodePath(rawPath) : rawPath);
-    const body = decodeBody(e.body, e.isBase64Encoded);
-    if (body === undefined) throw new BadEventError('body is not valid base64');
     return {
       source: httpApi ? 'http-v1' : 'rest',
       method: requireMethod(e.httpMethod),
@@ -66,7 +63,7 @@ export const restEvent: EventFormat = {
       basePath,
       query: rebuildQuery(e.multiValueQueryStringParameters, e.queryStringParameters, false),
       headers,
-      body,
+      body: requireBody(e),
       remoteAddr: str(obj(ctx.identity)?.sourceIp) ?? '127.0.0.1',
       scheme: schemeOf(headers, fromOffline(ctx) ? 'http' : 'https'),
       protocol: str(ctx.protocol) ?? 'HTTP/1.1',

@@ -1,3 +1,4 @@
+import { decodeBody } from '../body';
 import type { HttpRequest, HttpResponse } from '../request';
 
 /** An event that has an HTTP front door's shape but cannot be a valid request: answered 400. */
@@ -36,6 +37,12 @@ const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/;
 export function requireMethod(value: unknown): string {
   if (typeof value !== 'string' || !METHOD.test(value)) throw new BadEventError('missing or invalid HTTP method');
   return value.toUpperCase();
+}
+
+export function requireBody(event: Record<string, unknown>): Buffer {
+  const body = decodeBody(event.body, event.isBase64Encoded);
+  if (body === undefined) throw new BadEventError('body is not valid base64');
+  return body;
 }
 
 export function requirePath(value: unknown): string {
