@@ -3,7 +3,7 @@
  * process-group kills, leftovers, limits. Real processes throughout; pids are
  * checked in /proc.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { albEvent, answerOf, httpApiEvent, restEvent, type Answer } from './support/events';
 import {
   childrenOfThisProcess, expectErrorPage, isRunning, jsonLines, liveInGroups, prng, procStat, randomBytes,
@@ -272,6 +272,14 @@ describe('running CGI programs', () => {
       const e = jsonLines(h2.err).filter((l) => l.level === 'error');
       expect(e).toHaveLength(1);
       expect(e[0].message).toMatch(/interpreter \/nonexistent\/perl not found.*Perl layer/);
+    });
+
+    it('an edited script is picked up on the next request, new interpreter included', async () => {
+      const file = `${bin}/edited.cgi`;
+      writeFileSync(file, '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\nsh version\\n"\n', { mode: 0o755 });
+      expect((await get('/cgi-bin/edited.cgi')).body.toString()).toBe('sh version\n');
+      writeFileSync(file, '#!/nonexistent/perl\nprint "Content-Type: text/plain\\n\\nperl version\\n";\n');
+      expect((await get('/cgi-bin/edited.cgi')).body.toString()).toBe('perl version\n');
     });
 
     it('a C program compiled here works', async () => {
