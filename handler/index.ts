@@ -3,7 +3,7 @@ import { MAX_HEADER_BLOCK } from './cgi-response';
 import { loadConfig, type Config } from './config';
 import { BadEventError, describeEvent, detectEventFormat, isWarmup, sketchRequest, type EventFormat } from './events';
 import { serveRequest, type Gateway } from './gateway';
-import { createLogger, type Logger } from './log';
+import { createLogger, type AccessEntry, type Logger } from './log';
 import { SpawnRunner } from './process/spawn';
 import type { CgiRunner } from './process/runner';
 import type { HttpRequest, HttpResponse } from './request';
@@ -51,20 +51,29 @@ function fitsPayload(result: ProxyResult, limit: number): boolean {
   return rest + Buffer.byteLength(JSON.stringify(body)) - 2 <= limit;
 }
 
-function accessLog(log: Logger, requestId: string, req: HttpRequest, res: HttpResponse, sent: number, started: number) {
-  log.access({
-    requestId,
+/** The request's half of an access-log line. */
+type Caller = Pick<AccessEntry, 'method' | 'uri' | 'protocol' | 'remoteAddr' | 'user' | 'referer' | 'userAgent'>;
+
+function callerOf(req: HttpRequest): Caller {
+  return {
     method: req.method,
     uri: req.basePath + req.path + (req.query === '' ? '' : '?' + req.query),
     protocol: req.protocol,
-    status: res.status,
-    bytes: sent,
-    durationMs: Date.now() - started,
-    script: res.script,
     remoteAddr: req.remoteAddr,
     user: req.auth?.user,
     referer: req.headers.referer?.[0],
     userAgent: req.headers['user-agent']?.[0],
+  };
+}
+
+function logAccess(log: Logger, requestId: string, caller: Caller, res: HttpResponse, head: boolean, started: number) {
+  log.access({
+    requestId,
+    ...caller,
+    status: res.status,
+    bytes: head ? 0 : res.body.length,
+    durationMs: Date.now() - started,
+    script: res.script,
   });
 }
 
@@ -83,13 +92,10 @@ async function answer(
   } catch (err) {
     const why = err instanceof BadEventError ? err.message : `unreadable event: ${(err as Error).message}`;
     gw.log.warn(requestId, `malformed ${format.name} event: ${why}`);
-    const sketch = sketchRequest(event);
+    const caller = { ...sketchRequest(event), protocol: 'HTTP/1.1' };
     const res = errorResponse(400);
-    const head = sketch.method === 'HEAD';
-    gw.log.access({
-      requestId, method: sketch.method, uri: sketch.uri, protocol: 'HTTP/1.1', status: 400,
-      bytes: head ? 0 : res.body.length, durationMs: Date.now() - started, remoteAddr: sketch.remoteAddr,
-    });
+    const head = caller.method === 'HEAD';
+    logAccess(gw.log, requestId, caller, res, head, started);
     return format.toResult(res, event, head, warn);
   }
 
@@ -111,7 +117,7 @@ async function answer(
     res = { ...errorResponse(502), script: res.script };
     result = format.toResult(res, event, head, warn);
   }
-  accessLog(gw.log, requestId, req, res, head ? 0 : res.body.length, started);
+  logAccess(gw.log, requestId, callerOf(req), res, head, started);
   return result;
 }
 
