@@ -62,7 +62,7 @@ export function requestUri(basePath: string, path: string, query: string): strin
  */
 export function buildCgiEnv(input: CgiEnvInput): Record<string, string> {
   const { config, req } = input;
-  const basePath = config.basePath ?? req.basePath;
+  const basePath = req.basePath;
   // Object.assign, not spread: V8 extends a spread copy's shape one slow step per variable.
   const env: Record<string, string> = Object.assign({}, config.passedEnv, config.fixedEnv);
   const contentType = firstHeader(req, 'content-type');

@@ -55,7 +55,7 @@ async function runScript(
   redirectedFrom: Redirected | undefined,
 ): Promise<HttpResponse | { localRedirect: string }> {
   const { config, log, runner } = gw;
-  const script = (config.basePath ?? req.basePath) + route.scriptName;
+  const script = req.basePath + route.scriptName;
   const fail = (status: number, message: string, detail?: Record<string, unknown>) => {
     log.error(inv.requestId, message, { script, ...detail });
     return { ...errorResponse(status), script };
@@ -109,8 +109,7 @@ async function dispatch(
     case 'static':
       return serveStatic(req, route.file, route.stats);
     case 'slash': {
-      const base = gw.config.basePath ?? req.basePath;
-      return redirectResponse(301, base + route.path + (req.query === '' ? '' : '?' + req.query));
+      return redirectResponse(301, req.basePath + route.path + (req.query === '' ? '' : '?' + req.query));
     }
     case 'error':
       gw.log.warn(inv.requestId, `refused ${req.method} ${req.path}: ${route.why}`, { status: route.status });
@@ -127,7 +126,8 @@ function encodeLocationPath(path: string): string {
  * A local redirect (RFC 3875 §6.2.2): the script named a path, so the server
  * answers with that path instead, as a fresh GET without the request body.
  */
-function redirectedRequest(req: HttpRequest, location: string, basePath: string): HttpRequest {
+function redirectedRequest(req: HttpRequest, location: string): HttpRequest {
+  const basePath = req.basePath;
   const noFragment = location.split('#')[0];
   const q = noFragment.indexOf('?');
   let path = q < 0 ? noFragment : noFragment.slice(0, q);
@@ -141,23 +141,25 @@ function redirectedRequest(req: HttpRequest, location: string, basePath: string)
 }
 
 /**
- * CGI_BASE_PATH names the public prefix; where the front door leaves it in the
- * path (a REST base path mapping on a custom domain), routing must not see it.
+ * The request as the rest of the gateway sees it: CGI_BASE_PATH, when set, is
+ * the public prefix instead of the detected stage; where the front door left it
+ * in the path (a REST base path mapping on a custom domain), routing must not see it.
  */
-function withoutBasePath(config: Config, req: HttpRequest): HttpRequest {
+export function withBasePath(config: Config, req: HttpRequest): HttpRequest {
   const base = config.basePath;
-  if (!base || !(req.path === base || req.path.startsWith(base + '/'))) return req;
-  return { ...req, path: req.path.slice(base.length) };
+  if (base === undefined) return req;
+  const inPath = base !== '' && (req.path === base || req.path.startsWith(base + '/'));
+  return { ...req, basePath: base, path: inPath ? req.path.slice(base.length) : req.path };
 }
 
-/** One HTTP request through routing, the script (and its local redirects) to a response. */
+/** One HTTP request (already through withBasePath) through routing, the script (and its local redirects) to a response. */
 export async function serveRequest(gw: Gateway, req: HttpRequest, inv: Invocation): Promise<HttpResponse> {
   const refused = checkLimits(gw.config, req);
   if (refused !== undefined) {
     gw.log.warn(inv.requestId, `refused ${req.method} request: ${refused[1]}`, { status: refused[0] });
     return errorResponse(refused[0]);
   }
-  let current = withoutBasePath(gw.config, req);
+  let current = req;
   let redirectedFrom: Redirected | undefined;
   for (let hops = 0; ; hops++) {
     const res = await dispatch(gw, current, inv, redirectedFrom);
@@ -167,6 +169,6 @@ export async function serveRequest(gw: Gateway, req: HttpRequest, inv: Invocatio
       return errorResponse(500);
     }
     redirectedFrom ??= { path: req.path, query: req.query };
-    current = redirectedRequest(current, res.localRedirect, gw.config.basePath ?? req.basePath);
+    current = redirectedRequest(current, res.localRedirect);
   }
 }

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { requestUri } from './cgi-env';
 import { MAX_HEADER_BLOCK } from './cgi-response';
 import { loadConfig, type Config } from './config';
 import { BadEventError, describeEvent, detectEventFormat, isWarmup, sketchRequest, type EventFormat } from './events';
-import { serveRequest, type Gateway } from './gateway';
+import { serveRequest, withBasePath, type Gateway } from './gateway';
 import { createLogger, type AccessEntry, type Logger } from './log';
 import { SpawnRunner } from './process/spawn';
 import type { CgiRunner } from './process/runner';
@@ -57,7 +58,7 @@ type Caller = Pick<AccessEntry, 'method' | 'uri' | 'protocol' | 'remoteAddr' | '
 function callerOf(req: HttpRequest): Caller {
   return {
     method: req.method,
-    uri: req.basePath + req.path + (req.query === '' ? '' : '?' + req.query),
+    uri: requestUri(req.basePath, req.path, req.query),
     protocol: req.protocol,
     remoteAddr: req.remoteAddr,
     user: req.auth?.user,
@@ -88,7 +89,7 @@ async function answer(
   const warn = (message: string) => gw.log.warn(requestId, message);
   let req: HttpRequest;
   try {
-    req = format.toRequest(event);
+    req = withBasePath(gw.config, format.toRequest(event));
   } catch (err) {
     const why = err instanceof BadEventError ? err.message : `unreadable event: ${(err as Error).message}`;
     gw.log.warn(requestId, `malformed ${format.name} event: ${why}`);
