@@ -1,5 +1,5 @@
 import { dirname } from 'node:path';
-import { buildCgiEnv, isindexArgs } from './cgi-env';
+import { buildCgiEnv, isindexArgs, requestUri } from './cgi-env';
 import { parseCgiResponse } from './cgi-response';
 import type { Config } from './config';
 import { resolveCommand } from './interpreter';
@@ -109,7 +109,7 @@ async function dispatch(
     case 'static':
       return serveStatic(req, route.file, route.stats);
     case 'slash': {
-      return redirectResponse(301, req.basePath + route.path + (req.query === '' ? '' : '?' + req.query));
+      return redirectResponse(301, requestUri(req.basePath, route.path, req.query));
     }
     case 'error':
       gw.log.warn(inv.requestId, `refused ${req.method} ${req.path}: ${route.why}`, { status: route.status });

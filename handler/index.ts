@@ -7,7 +7,7 @@ import { serveRequest, withBasePath, type Gateway } from './gateway';
 import { createLogger, type AccessEntry, type Logger } from './log';
 import { SpawnRunner } from './process/spawn';
 import type { CgiRunner } from './process/runner';
-import type { HttpRequest, HttpResponse } from './request';
+import { firstHeader, type HttpRequest, type HttpResponse } from './request';
 import { errorResponse } from './status';
 
 /** The part of Lambda's context object the handler uses. */
@@ -62,8 +62,8 @@ function callerOf(req: HttpRequest): Caller {
     protocol: req.protocol,
     remoteAddr: req.remoteAddr,
     user: req.auth?.user,
-    referer: req.headers.referer?.[0],
-    userAgent: req.headers['user-agent']?.[0],
+    referer: firstHeader(req, 'referer'),
+    userAgent: firstHeader(req, 'user-agent'),
   };
 }
 

@@ -167,10 +167,17 @@ function walkStatic(config: Config, segs: string[], path: string): Route {
   let stats = statOrUndefined(file);
   if (stats?.isDirectory()) {
     if (!path.endsWith('/') && config.directorySlash) return { kind: 'slash', path: path + '/' };
-    const index = STATIC_INDEX.map((n) => `${file}/${n}`).find((f) => statOrUndefined(f)?.isFile());
-    if (index === undefined) return fail(403, 'directory has no index.html');
-    file = index;
-    stats = statOrUndefined(file);
+    const dir = file;
+    stats = undefined;
+    for (const name of STATIC_INDEX) {
+      const candidate = statOrUndefined(`${dir}/${name}`);
+      if (candidate?.isFile()) {
+        file = `${dir}/${name}`;
+        stats = candidate;
+        break;
+      }
+    }
+    if (stats === undefined) return fail(403, 'directory has no index.html');
   }
   if (stats === undefined) return fail(404, 'no such file');
   if (!stats.isFile()) return fail(403, 'not a regular file');

@@ -1,6 +1,6 @@
 import { readFileSync, type Stats } from 'node:fs';
 import { extname } from 'node:path';
-import type { HttpRequest, HttpResponse } from './request';
+import { firstHeader, type HttpRequest, type HttpResponse } from './request';
 import { errorResponse } from './status';
 
 const TYPES: Record<string, string> = {
@@ -25,7 +25,7 @@ export function serveStatic(req: HttpRequest, file: string, stats: Stats): HttpR
     ['Content-Type', contentTypeFor(file)],
     ['Last-Modified', modified.toUTCString()],
   ];
-  const since = Date.parse(req.headers['if-modified-since']?.[0] ?? '');
+  const since = Date.parse(firstHeader(req, 'if-modified-since') ?? '');
   if (!Number.isNaN(since) && modified.getTime() <= since) {
     return { status: 304, reason: 'Not Modified', headers, body: Buffer.alloc(0) };
   }

@@ -37,25 +37,24 @@ const EXPLANATIONS: Record<number, string> = {
 };
 
 export function errorResponse(status: number, extraHeaders: Array<[string, string]> = []): HttpResponse {
+  return page(status, EXPLANATIONS[status] ?? reasonPhrase(status), extraHeaders);
+}
+
+export function redirectResponse(status: number, location: string): HttpResponse {
+  const escaped = location.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
+  return page(status, `The document has moved <a href="${escaped}">here</a>.`, [['Location', location]]);
+}
+
+/** The short HTML page every answer of the gateway's own carries; `paragraph` is HTML. */
+function page(status: number, paragraph: string, extraHeaders: Array<[string, string]>): HttpResponse {
   const reason = reasonPhrase(status);
-  const text = EXPLANATIONS[status] ?? reason;
   const html =
     `<!DOCTYPE html>\n<html><head><title>${status} ${reason}</title></head>` +
-    `<body><h1>${reason}</h1><p>${text}</p></body></html>\n`;
+    `<body><h1>${reason}</h1><p>${paragraph}</p></body></html>\n`;
   return {
     status,
     reason,
     headers: [['Content-Type', 'text/html; charset=utf-8'], ...extraHeaders],
     body: Buffer.from(html),
   };
-}
-
-export function redirectResponse(status: number, location: string): HttpResponse {
-  const res = errorResponse(status, [['Location', location]]);
-  const escaped = location.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
-  res.body = Buffer.from(
-    `<!DOCTYPE html>\n<html><head><title>${status} ${res.reason}</title></head>` +
-      `<body><h1>${res.reason}</h1><p>The document has moved <a href="${escaped}">here</a>.</p></body></html>\n`,
-  );
-  return res;
 }

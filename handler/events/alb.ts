@@ -2,14 +2,14 @@ import { isIP } from 'node:net';
 import type { HttpRequest, HttpResponse } from '../request';
 import {
   MB, multiHeaders, obj, readHeaders, rebuildQuery, requireBody, requireMethod, requirePath,
-  schemeOf, singleHeaders, type EventFormat,
+  schemeOf, setCookies, singleHeaders, type EventFormat,
 } from './shared';
 import { formatBody } from './format-body';
 
 /** Without multi-value headers an ALB answer holds one Set-Cookie: the last, as ALB itself would keep. */
 function oneCookieHeaders(res: HttpResponse, warn: (msg: string) => void): Record<string, string> {
   const out = singleHeaders(res.headers, 'set-cookie');
-  const cookies = res.headers.filter(([n]) => n.toLowerCase() === 'set-cookie');
+  const cookies = setCookies(res.headers);
   if (cookies.length > 1) {
     warn(`${cookies.length} Set-Cookie headers but the ALB target group has multi-value headers off: only the last is sent`);
   }

@@ -1,7 +1,7 @@
 import type { HttpRequest } from '../request';
 import {
   BadEventError, EXECUTE_API_HOST, MB, authFrom, claimUser, encodePath, fromOffline, obj, readHeaders, requireBody, requireMethod, requirePath,
-  schemeOf, singleHeaders, str, type EventFormat,
+  schemeOf, setCookies, singleHeaders, str, type EventFormat,
 } from './shared';
 import { formatBody } from './format-body';
 
@@ -67,7 +67,7 @@ export const httpEvent: EventFormat = {
   },
 
   toResult(res, _e, head) {
-    const cookies = res.headers.filter(([n]) => n.toLowerCase() === 'set-cookie').map(([, v]) => v);
+    const cookies = setCookies(res.headers).map(([, v]) => v);
     return {
       statusCode: res.status,
       headers: singleHeaders(res.headers, 'set-cookie'),

@@ -188,6 +188,11 @@ export function multiHeaders(headers: Array<[string, string]>): Record<string, s
   return out;
 }
 
+/** The Set-Cookie lines of a response, which no front door lets us comma-join. */
+export function setCookies(headers: Array<[string, string]>): Array<[string, string]> {
+  return headers.filter(([n]) => n.toLowerCase() === 'set-cookie');
+}
+
 export function headerValue(headers: Array<[string, string]>, name: string): string | undefined {
   for (const [n, v] of headers) if (n.toLowerCase() === name) return v;
   return undefined;
