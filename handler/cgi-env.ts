@@ -10,8 +10,12 @@ export interface CgiEnvInput {
   scriptName: string;
   pathInfo: string;
   requestId: string;
-  /** Set on a local redirect (a script's `Location: /path`): the URL first asked for. */
-  redirectedFrom?: { path: string; query: string };
+  /** Set on a local redirect (a script's `Location: /path`) or an ErrorDocument: the URL first asked for, and the error's status. */
+  redirectedFrom?: { path: string; query: string; status?: number };
+  /** The variables the site's configuration gives the script (SetEnv, PassEnv); the passed and fixed ones by default. */
+  baseEnv?: Record<string, string>;
+  /** CGIPassAuth for the script's directory; CGI_PASS_AUTH when unset. */
+  passAuth?: boolean;
 }
 
 /** Request headers that have their own meta-variable, or none at all (RFC 3875 §4.1.18). */
@@ -64,7 +68,8 @@ export function buildCgiEnv(input: CgiEnvInput): Record<string, string> {
   const { config, req } = input;
   const basePath = req.basePath;
   // Object.assign, not spread: V8 extends a spread copy's shape one slow step per variable.
-  const env: Record<string, string> = Object.assign({}, config.passedEnv, config.fixedEnv);
+  const env: Record<string, string> = input.baseEnv ?? Object.assign({}, config.passedEnv, config.fixedEnv);
+  const passAuth = input.passAuth ?? config.passAuth;
   const contentType = firstHeader(req, 'content-type');
   const host = splitHost(config.serverName ?? firstHeader(req, 'host'));
   const forwardedPort = firstHeader(req, 'x-forwarded-port');
@@ -98,7 +103,7 @@ export function buildCgiEnv(input: CgiEnvInput): Record<string, string> {
   env.REQUEST_SCHEME = req.scheme;
   if (req.scheme === 'https') env.HTTPS = 'on';
   if (config.serverAdmin !== undefined) env.SERVER_ADMIN = config.serverAdmin;
-  env.REDIRECT_STATUS = '200';
+  env.REDIRECT_STATUS = String(input.redirectedFrom?.status ?? 200);
   if (input.redirectedFrom !== undefined) {
     env.REDIRECT_URL = basePath + input.redirectedFrom.path;
     if (input.redirectedFrom.query !== '') env.REDIRECT_QUERY_STRING = input.redirectedFrom.query;
@@ -106,7 +111,7 @@ export function buildCgiEnv(input: CgiEnvInput): Record<string, string> {
   env.UNIQUE_ID = input.requestId;
 
   for (const name in req.headers) {
-    if (NOT_AS_HTTP.has(name) && !(name === 'authorization' && config.passAuth)) continue;
+    if (NOT_AS_HTTP.has(name) && !(name === 'authorization' && passAuth)) continue;
     const key = envNameFor(name);
     if (key === undefined) continue;
     const value = joined(name, req.headers[name]);

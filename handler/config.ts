@@ -52,13 +52,17 @@ export interface Config {
    * slashes and would make the redirect loop.
    */
   directorySlash: boolean;
+  /** CGI_CONFIG: an Apache-syntax file of site-wide directives (the old vhost's), or undefined. */
+  siteConfig: string | undefined;
+  /** Maps a path the site's configuration names (/opt/...) to where it is read from (see localPath). */
+  localPath: (path: string) => string;
 }
 
 export const SERVER_SOFTWARE = 'lambda-cgi/0.1';
 export const DEFAULT_PASS_ENV = ['PATH', 'LANG', 'TZ', 'LD_LIBRARY_PATH', 'PERL5LIB'];
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 /** Never handed to a script, whatever CGI_PASS_ENV says: the function's own credentials, and httpoxy. */
-const NEVER_PASSED = new Set(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'HTTP_PROXY']);
+export const NEVER_PASSED = new Set(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'HTTP_PROXY']);
 
 type Env = Record<string, string | undefined>;
 
@@ -173,5 +177,7 @@ export function loadConfig(env: Env = process.env): Config {
     logFormat,
     serveStatic: flag(env.CGI_STATIC, true),
     directorySlash: flag(env.CGI_DIRECTORY_SLASH, !env.IS_OFFLINE),
+    siteConfig: env.CGI_CONFIG ? localPath(env, env.CGI_CONFIG) : undefined,
+    localPath: (path) => localPath(env, path),
   };
 }

@@ -7,14 +7,16 @@ import type { Logger } from './log';
 import type { CgiRunner } from './process/runner';
 import type { HttpRequest, HttpResponse } from './request';
 import { resolveRoute, type Route } from './route';
-import { serveStatic } from './static';
 import { encodeChar } from './events/shared';
+import { errorDocumentFor, finishHeaders, listDirectory, serveFile, type DirConfig, type Site, type SiteRequest } from './site';
 import { errorResponse, redirectResponse } from './status';
 
 export interface Gateway {
   config: Config;
   runner: CgiRunner;
   log: Logger;
+  /** The site's Apache-style configuration (CGI_CONFIG, .htaccess). */
+  site: Site;
 }
 
 export interface Invocation {
@@ -30,7 +32,8 @@ const MAX_LOCAL_REDIRECTS = 10;
 const EMPTY = Buffer.alloc(0);
 
 type ScriptRoute = Extract<Route, { kind: 'script' }>;
-type Redirected = { path: string; query: string };
+type Redirected = { path: string; query: string; status?: number };
+type Dispatched = { res: HttpResponse | { localRedirect: string }; conf?: DirConfig };
 
 function headerBytes(req: HttpRequest): number {
   let n = 0;
@@ -53,6 +56,7 @@ async function runScript(
   route: ScriptRoute,
   inv: Invocation,
   redirectedFrom: Redirected | undefined,
+  site: { policy: SiteRequest; conf: DirConfig },
 ): Promise<HttpResponse | { localRedirect: string }> {
   const { config, log, runner } = gw;
   const script = req.basePath + route.scriptName;
@@ -72,6 +76,7 @@ async function runScript(
     env: buildCgiEnv({
       config, req, file: route.file, scriptName: route.scriptName, pathInfo: route.pathInfo,
       requestId: inv.requestId, redirectedFrom,
+      baseEnv: site.policy.scriptEnv(site.conf), passAuth: site.conf.passAuth,
     }),
     stdin: req.body,
     timeoutMs,
@@ -96,25 +101,62 @@ async function runScript(
   return { status: res.status, reason: res.reason, headers: res.headers, body: res.body, script };
 }
 
-async function dispatch(
+async function answerRoute(
   gw: Gateway,
   req: HttpRequest,
+  route: Route,
   inv: Invocation,
   redirectedFrom: Redirected | undefined,
+  site: { policy: SiteRequest; conf: DirConfig },
 ): Promise<HttpResponse | { localRedirect: string }> {
-  const route = resolveRoute(gw.config, req.path);
   switch (route.kind) {
     case 'script':
-      return runScript(gw, req, route, inv, redirectedFrom);
+      return runScript(gw, req, route, inv, redirectedFrom, site);
     case 'static':
-      return serveStatic(req, route.file, route.stats);
-    case 'slash': {
+      return serveFile(site.conf, req, route.file, route.stats);
+    case 'listing':
+      return listDirectory(req, route.dir, req.basePath + route.urlPath);
+    case 'slash':
       return redirectResponse(301, requestUri(req.basePath, route.path, req.query));
-    }
     case 'error':
       gw.log.warn(inv.requestId, `refused ${req.method} ${req.path}: ${route.why}`, { status: route.status });
       return errorResponse(route.status);
   }
+}
+
+/** The route, then the site's policy for the place it reached, then the answer with the site's headers. */
+async function dispatch(gw: Gateway, req: HttpRequest, inv: Invocation, redirectedFrom: Redirected | undefined): Promise<Dispatched> {
+  const policy = gw.site.forRequest();
+  const route = resolveRoute(gw.config, req.path, policy);
+  const checked = policy.check(req, route, inv.requestId);
+  const { conf, user } = checked;
+  let res = checked.answer ?? (await answerRoute(gw, checked.req, route, inv, redirectedFrom, { policy, conf }));
+  if ('localRedirect' in res) return { res, conf };
+  res = finishHeaders(conf, res);
+  return { res: user === undefined ? res : { ...res, user }, conf };
+}
+
+/**
+ * Apache's ErrorDocument for one of our own error pages: a text, a redirect
+ * to a URL, or a local path served in its place with the status kept (a script
+ * there sees REDIRECT_STATUS and REDIRECT_URL).
+ */
+async function errorDocument(gw: Gateway, req: HttpRequest, inv: Invocation, res: HttpResponse, conf: DirConfig | undefined): Promise<HttpResponse> {
+  const doc = res.errorPage ? errorDocumentFor(conf, res.status) : undefined;
+  if (doc === undefined) return res;
+  const kept = res.headers.filter(([n]) => /^(www-authenticate|allow)$/i.test(n));
+  if (doc.kind === 'url') return { ...redirectResponse(302, doc.value), user: res.user };
+  if (doc.kind === 'text') {
+    return { ...res, headers: [['Content-Type', 'text/html'], ...kept], body: Buffer.from(doc.value), errorPage: false };
+  }
+  const docReq = redirectedRequest({ ...req, method: req.method === 'HEAD' ? 'HEAD' : 'GET' }, doc.value);
+  const out = await dispatch(gw, { ...docReq, method: req.method === 'HEAD' ? 'HEAD' : 'GET' }, inv, { path: req.path, query: req.query, status: res.status });
+  if ('localRedirect' in out.res || out.res.status >= 400) {
+    gw.log.warn(inv.requestId, `ErrorDocument ${res.status} ${doc.value} could not be served either`);
+    return res;
+  }
+  const headers = [...out.res.headers.filter(([n]) => !/^(www-authenticate|allow|status)$/i.test(n)), ...kept];
+  return { ...out.res, status: res.status, reason: res.reason, headers, user: res.user, script: out.res.script ?? res.script };
 }
 
 /** Keeps existing %XX escapes in a script's Location path and encodes what a URL cannot hold raw. */
@@ -162,8 +204,8 @@ export async function serveRequest(gw: Gateway, req: HttpRequest, inv: Invocatio
   let current = req;
   let redirectedFrom: Redirected | undefined;
   for (let hops = 0; ; hops++) {
-    const res = await dispatch(gw, current, inv, redirectedFrom);
-    if (!('localRedirect' in res)) return res;
+    const { res, conf } = await dispatch(gw, current, inv, redirectedFrom);
+    if (!('localRedirect' in res)) return errorDocument(gw, current, inv, res, conf);
     if (hops >= MAX_LOCAL_REDIRECTS) {
       gw.log.error(inv.requestId, `more than ${MAX_LOCAL_REDIRECTS} local redirects; last to ${res.localRedirect}`);
       return errorResponse(500);

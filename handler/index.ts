@@ -6,6 +6,7 @@ import { BadEventError, describeEvent, detectEventFormat, isWarmup, sketchReques
 import { serveRequest, withBasePath, type Gateway } from './gateway';
 import { createLogger, type AccessEntry, type Logger } from './log';
 import { SpawnRunner } from './process/spawn';
+import { Site } from './site';
 import type { CgiRunner } from './process/runner';
 import { firstHeader, type HttpRequest, type HttpResponse } from './request';
 import { errorResponse } from './status';
@@ -55,13 +56,13 @@ function fitsPayload(result: ProxyResult, limit: number): boolean {
 /** The request's half of an access-log line. */
 type Caller = Pick<AccessEntry, 'method' | 'uri' | 'protocol' | 'remoteAddr' | 'user' | 'referer' | 'userAgent'>;
 
-function callerOf(req: HttpRequest): Caller {
+function callerOf(req: HttpRequest, res?: HttpResponse): Caller {
   return {
     method: req.method,
     uri: requestUri(req.basePath, req.path, req.query),
     protocol: req.protocol,
     remoteAddr: req.remoteAddr,
-    user: req.auth?.user,
+    user: res?.user ?? req.auth?.user,
     referer: firstHeader(req, 'referer'),
     userAgent: firstHeader(req, 'user-agent'),
   };
@@ -118,7 +119,7 @@ async function answer(
     res = { ...errorResponse(502), script: res.script };
     result = format.toResult(res, event, head, warn);
   }
-  logAccess(gw.log, requestId, callerOf(req), res, head, started);
+  logAccess(gw.log, requestId, callerOf(req, res), res, head, started);
   return result;
 }
 
@@ -127,11 +128,8 @@ export function createHandler(options: HandlerOptions = {}) {
   const gw = (): Gateway => {
     if (gateway === undefined) {
       const config = options.config ?? loadConfig();
-      gateway = {
-        config,
-        runner: options.runner ?? new SpawnRunner(),
-        log: options.logger ?? createLogger(config.logFormat),
-      };
+      const log = options.logger ?? createLogger(config.logFormat);
+      gateway = { config, runner: options.runner ?? new SpawnRunner(), log, site: new Site(config, log) };
     }
     return gateway;
   };

@@ -33,6 +33,10 @@ export interface HttpResponse {
   body: Buffer;
   /** SCRIPT_NAME of the script that answered, for the access log. */
   script?: string;
+  /** The user Basic authentication identified, for the access log. */
+  user?: string;
+  /** One of the gateway's own error pages: the site's ErrorDocument may stand in for it. */
+  errorPage?: boolean;
 }
 
 export function firstHeader(req: HttpRequest, name: string): string | undefined {

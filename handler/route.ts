@@ -2,7 +2,26 @@ import { lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename, extname } from 'node:path';
 import type { Config } from './config';
 
-export type Route =
+/** One URL prefix mapped onto a directory: a ScriptAlias (everything runs) or a document tree. */
+export interface Tree {
+  kind: 'script' | 'static';
+  /** URL path it is served under, '' for the site root. Never ends in '/'. */
+  url: string;
+  /** Real path of the directory, or of the one program that serves every URL under `url`. */
+  root: string;
+  isFile?: boolean;
+}
+
+/** Where in the file system a route ended: the site policy reads the configuration of `dir`. */
+export interface Place {
+  tree: Tree;
+  /** Real path of the deepest directory reached. */
+  dir: string;
+  /** The file asked for (or the missing name), for <Files> sections. */
+  name?: string;
+}
+
+export type Route = (
   | {
       kind: 'script';
       /** Absolute, symlink-free path of the program. */
@@ -15,12 +34,32 @@ export type Route =
       nph: boolean;
     }
   | { kind: 'static'; file: string; stats: Stats }
+  /** A directory with no index file whose configuration allows a listing. */
+  | { kind: 'listing'; dir: string; urlPath: string }
   /** A directory asked for without its trailing slash: the browser is sent to `path`. */
   | { kind: 'slash'; path: string }
-  | { kind: 'error'; status: 400 | 403 | 404; why: string };
+  | { kind: 'error'; status: 400 | 403 | 404; why: string }
+) & { at?: Place };
 
-const NO_INDEX = 'directory has no index script';
-const fail = (status: 400 | 403 | 404, why: string): Route => ({ kind: 'error', status, why });
+/**
+ * The questions a walk asks of the site's configuration; route.ts decides
+ * nothing about handlers, indexes or listings itself.
+ */
+export interface RoutePolicy {
+  /** Alias and ScriptAlias trees, checked before CGI_PREFIX and the document root. */
+  trees: Tree[];
+  /** Index files tried, in order, for a directory. */
+  indexNames(tree: Tree, dir: string): string[];
+  /** How a regular file found by the walk is served. */
+  handle(tree: Tree, file: string, stats: Stats): 'script' | 'static' | 'forbidden';
+  /** Whether a directory without an index may be listed. */
+  listing(tree: Tree, dir: string): boolean;
+  /** Whether a symlink met in `dir` may be followed (it must stay inside the tree either way). */
+  followSymLinks(tree: Tree, dir: string): boolean;
+}
+
+const NO_INDEX = 'directory has no index';
+const fail = (status: 400 | 403 | 404, why: string, at?: Place): Route => ({ kind: 'error', status, why, at });
 
 /**
  * Splits an encoded path into decoded segments, refusing anything that could
@@ -67,15 +106,18 @@ function realInside(file: string, rootReal: string): string | undefined {
   return real === rootReal || real.startsWith(rootReal + '/') ? real : undefined;
 }
 
+type Step = { stats?: Stats; linked: boolean; refused?: string };
+
 /**
  * Stats one step of a walk without following links. A path built from a real
  * root through plain entries is its own real path; only a symlink on the way
  * costs a realpath, which tells whether it stays inside the root.
  */
-function step(path: string, rootReal: string, linked: boolean): { stats?: Stats; linked: boolean; outside?: true } {
+function step(path: string, rootReal: string, linked: boolean, follow: () => boolean): Step {
   const own = statOrUndefined(path, false);
   if (own === undefined || !own.isSymbolicLink()) return { stats: own, linked };
-  if (realInside(path, rootReal) === undefined) return { linked: true, outside: true };
+  if (!follow()) return { linked: true, refused: 'symlink in a directory without Options FollowSymLinks' };
+  if (realInside(path, rootReal) === undefined) return { linked: true, refused: 'path resolves outside its root' };
   return { stats: statOrUndefined(path), linked: true };
 }
 
@@ -83,32 +125,37 @@ function isRunnable(config: Config, file: string, stats: Stats): boolean {
   return (stats.mode & 0o111) !== 0 || config.interpreterByExt.has(extname(file).toLowerCase());
 }
 
-function scriptRoute(
-  config: Config,
-  file: string,
-  stats: Stats,
-  scriptName: string,
-  rest: string[],
-  linked = true,
-): Route {
-  const real = linked ? realInside(file, config.rootReal) : file;
-  if (real === undefined) return fail(403, 'script resolves outside CGI_ROOT');
-  if (!stats.isFile()) return fail(403, 'not a regular file');
-  if (!isRunnable(config, real, stats)) return fail(403, 'script is not executable');
+const STATIC_INDEX = ['index.html', 'index.htm'];
+
+/** Today's rules without a site configuration: CGI_INDEX and the exec bit in script trees, index.html elsewhere. */
+export function defaultPolicy(config: Config): RoutePolicy {
   return {
-    kind: 'script',
-    file: real,
-    stats,
-    scriptName,
-    pathInfo: rest.length === 0 ? '' : '/' + rest.join('/'),
-    nph: basename(scriptName).startsWith('nph-'),
+    trees: [],
+    indexNames: (tree) => (tree.kind === 'script' ? config.indexNames : STATIC_INDEX),
+    handle(tree, file, stats) {
+      if (tree.kind === 'static') return 'static';
+      if (isRunnable(config, file, stats)) return 'script';
+      // CGI_ROOT=CGI_DOCUMENT_ROOT: the tree's stylesheets and pages are files, not refused scripts.
+      return tree.root === config.documentRootReal ? 'static' : 'forbidden';
+    },
+    listing: () => false,
+    followSymLinks: () => true,
   };
 }
 
+export function treesOf(config: Config, policy: RoutePolicy): Tree[] {
+  const trees = [...policy.trees];
+  trees.push({ kind: 'script', url: config.prefix, root: config.rootReal, isFile: config.rootIsFile });
+  if (config.serveStatic && config.documentRootReal !== undefined) {
+    trees.push({ kind: 'static', url: '', root: config.documentRootReal });
+  }
+  return trees;
+}
+
 /** Strips the URL prefix; returns the segments below it, or undefined when the path is elsewhere. */
-function belowPrefix(prefixSegs: string[], segs: string[]): string[] | undefined {
+function belowPrefix(prefix: string, segs: string[]): string[] | undefined {
   let i = 0;
-  for (const p of prefixSegs) {
+  for (const p of prefix === '' ? [] : prefix.slice(1).split('/')) {
     while (segs[i] === '' && i < segs.length - 1) i++;
     if (segs[i] !== p) return undefined;
     i++;
@@ -116,91 +163,91 @@ function belowPrefix(prefixSegs: string[], segs: string[]): string[] | undefined
   return segs.slice(i);
 }
 
-/**
- * Walks the segments below the prefix as Apache does: directories are entered,
- * the first regular file is the script and what follows is PATH_INFO.
- */
-function walkScripts(config: Config, below: string[], urlBase: string, path: string): Route {
-  if (config.rootIsFile) {
-    return scriptRoute(config, config.rootReal, statSync(config.rootReal), config.prefix, below);
+function fileRoute(
+  policy: RoutePolicy, tree: Tree, at: Place,
+  file: string, stats: Stats, urlPath: string, rest: string[],
+): Route {
+  if (!stats.isFile()) return fail(403, 'not a regular file', at);
+  const how = policy.handle(tree, file, stats);
+  if (how === 'forbidden') return fail(403, 'script is not executable', at);
+  const pathInfo = rest.length === 0 ? '' : '/' + rest.join('/');
+  if (how === 'static') {
+    if (pathInfo !== '') return fail(404, 'a static file takes no path info', at);
+    return { kind: 'static', file, stats, at };
   }
-  let dir = config.rootReal;
-  let scriptName = urlBase;
+  return { kind: 'script', file, stats, scriptName: urlPath, pathInfo, nph: basename(urlPath).startsWith('nph-'), at };
+}
+
+/**
+ * Walks the segments below a tree's URL as Apache does: directories are
+ * entered, the first regular file is the target and what follows it is PATH_INFO.
+ */
+function walk(config: Config, policy: RoutePolicy, tree: Tree, below: string[], path: string): Route {
+  const rootReal = tree.root;
+  if (tree.isFile) {
+    const at = { tree, dir: rootReal.slice(0, rootReal.lastIndexOf('/')) || '/', name: basename(rootReal) };
+    return fileRoute(policy, tree, at, rootReal, statSync(rootReal), tree.url, below);
+  }
+  let dir = rootReal;
+  let urlPath = tree.url;
   let linked = false;
+  const placeOf = (name?: string): Place => ({ tree, dir: linked ? realInside(dir, rootReal) ?? rootReal : dir, name });
   for (let i = 0; i < below.length; i++) {
     const seg = below[i];
     if (seg === '') {
       if (i === below.length - 1) break;
       continue;
     }
-    if (seg.startsWith('.')) return fail(403, 'dotfile in path');
+    if (seg.startsWith('.')) return fail(403, 'dotfile in path', placeOf(seg));
     const candidate = `${dir}/${seg}`;
-    const found = step(candidate, config.rootReal, linked);
-    if (found.outside) return fail(403, 'path resolves outside CGI_ROOT');
+    const found = step(candidate, rootReal, linked, () => policy.followSymLinks(tree, placeOf().dir));
+    if (found.refused !== undefined) return fail(403, found.refused, placeOf(seg));
     const stats = found.stats;
-    if (stats === undefined) return fail(404, 'no such file');
+    if (stats === undefined) return fail(404, 'no such file', placeOf(seg));
+    const wasLinked = linked;
     linked = found.linked;
-    scriptName += '/' + seg;
+    urlPath += '/' + seg;
     if (stats.isDirectory()) {
       dir = candidate;
       continue;
     }
-    return scriptRoute(config, candidate, stats, scriptName, below.slice(i + 1), linked);
+    const real = linked ? realInside(candidate, rootReal) : candidate;
+    if (real === undefined) return fail(403, 'path resolves outside its root', placeOf(seg));
+    linked = wasLinked;
+    return fileRoute(policy, tree, placeOf(seg), real, stats, urlPath, below.slice(i + 1));
   }
-  if (!path.endsWith('/') && config.directorySlash) return { kind: 'slash', path: path + '/' };
-  for (const name of config.indexNames) {
-    const candidate = `${dir}/${name}`;
+  const at = placeOf();
+  if (!path.endsWith('/') && config.directorySlash) return { kind: 'slash', path: path + '/', at };
+  for (const name of policy.indexNames(tree, at.dir)) {
+    const candidate = `${at.dir}/${name}`;
     const stats = statOrUndefined(candidate);
-    if (stats?.isFile()) return scriptRoute(config, candidate, stats, `${scriptName}/${name}`, []);
+    if (!stats?.isFile()) continue;
+    const real = realInside(candidate, rootReal);
+    const place = { ...at, name };
+    if (real === undefined) return fail(403, 'index resolves outside its root', place);
+    return fileRoute(policy, tree, place, real, stats, `${urlPath}/${name}`, []);
   }
-  return fail(403, NO_INDEX);
-}
-
-const STATIC_INDEX = ['index.html', 'index.htm'];
-
-function walkStatic(config: Config, segs: string[], path: string): Route {
-  const rootReal = config.documentRootReal;
-  if (!config.serveStatic || rootReal === undefined) return fail(404, 'outside CGI_PREFIX');
-  const parts = segs.filter((s) => s !== '');
-  if (parts.some((s) => s.startsWith('.'))) return fail(403, 'dotfile in path');
-  let file = parts.length === 0 ? rootReal : `${rootReal}/${parts.join('/')}`;
-  let stats = statOrUndefined(file);
-  if (stats?.isDirectory()) {
-    if (!path.endsWith('/') && config.directorySlash) return { kind: 'slash', path: path + '/' };
-    const dir = file;
-    stats = undefined;
-    for (const name of STATIC_INDEX) {
-      const candidate = statOrUndefined(`${dir}/${name}`);
-      if (candidate?.isFile()) {
-        file = `${dir}/${name}`;
-        stats = candidate;
-        break;
-      }
-    }
-    if (stats === undefined) return fail(403, 'directory has no index.html');
-  }
-  if (stats === undefined) return fail(404, 'no such file');
-  if (!stats.isFile()) return fail(403, 'not a regular file');
-  const real = realInside(file, rootReal);
-  if (real === undefined) return fail(403, 'file resolves outside CGI_DOCUMENT_ROOT');
-  return { kind: 'static', file: real, stats };
+  if (policy.listing(tree, at.dir)) return { kind: 'listing', dir: at.dir, urlPath: (urlPath || '') + '/', at };
+  return fail(403, NO_INDEX, at);
 }
 
 /** Maps an encoded request path (stage already removed) to what serves it. */
-export function resolveRoute(config: Config, path: string): Route {
-  if (path === '') return config.directorySlash ? { kind: 'slash', path: '/' } : resolveRoute(config, '/');
+export function resolveRoute(config: Config, path: string, policy: RoutePolicy = defaultPolicy(config)): Route {
+  if (path === '') return config.directorySlash ? { kind: 'slash', path: '/' } : resolveRoute(config, '/', policy);
   if (!path.startsWith('/')) return fail(400, 'path does not start with "/"');
   const segs = decodeSegments(path);
   if (!Array.isArray(segs)) return segs;
-  const prefixSegs = config.prefix === '' ? [] : config.prefix.slice(1).split('/');
-  const below = belowPrefix(prefixSegs, segs);
-  if (below === undefined) return walkStatic(config, segs, path);
-  if (below.length === 0 && !config.rootIsFile && config.directorySlash) return { kind: 'slash', path: path + '/' };
-  const route = walkScripts(config, below, config.prefix, path);
-  // At the site root, a URL no script claims may still name a static file (e.g. /style.css).
-  if (config.prefix === '' && route.kind === 'error' && (route.status === 404 || route.why === NO_INDEX)) {
-    const file = walkStatic(config, segs, path);
-    if (file.kind !== 'error') return file;
+  const trees = treesOf(config, policy);
+  let first: Route | undefined;
+  for (const tree of trees) {
+    const below = belowPrefix(tree.url, segs);
+    if (below === undefined) continue;
+    if (below.length === 0 && !tree.isFile && config.directorySlash) return { kind: 'slash', path: path + '/', at: { tree, dir: tree.root } };
+    const route = walk(config, policy, tree, below, path);
+    if (route.kind !== 'error') return route;
+    first ??= route;
+    // A tree at the site root leaves what it cannot serve to the trees after it (e.g. /style.css).
+    if (tree.url !== '' || !(route.status === 404 || route.why === NO_INDEX)) return first;
   }
-  return route;
+  return first ?? fail(404, 'outside every tree', trees.length > 0 ? { tree: trees[trees.length - 1], dir: trees[trees.length - 1].root } : undefined);
 }

@@ -25,6 +25,7 @@ export function reasonPhrase(status: number): string {
 /** What a client is told for each error status: never a path, a stack or a script's output. */
 const EXPLANATIONS: Record<number, string> = {
   400: 'Your browser sent a request that this server could not understand.',
+  401: 'This server could not verify that you are authorized to access this resource.',
   403: 'You do not have permission to access this resource.',
   404: 'The requested URL was not found on this server.',
   405: 'The requested method is not allowed for this URL.',
@@ -37,7 +38,7 @@ const EXPLANATIONS: Record<number, string> = {
 };
 
 export function errorResponse(status: number, extraHeaders: Array<[string, string]> = []): HttpResponse {
-  return page(status, EXPLANATIONS[status] ?? reasonPhrase(status), extraHeaders);
+  return { ...page(status, EXPLANATIONS[status] ?? reasonPhrase(status), extraHeaders), errorPage: true };
 }
 
 export function redirectResponse(status: number, location: string): HttpResponse {

@@ -122,18 +122,6 @@ export function emptyDirConfig(): DirConfig {
   };
 }
 
-/** A copy whose collections can be changed without touching the parent's. */
-export function cloneDirConfig(c: DirConfig): DirConfig {
-  return {
-    ...c,
-    handlers: new Map(c.handlers), errorDocuments: new Map(c.errorDocuments), redirects: [...c.redirects],
-    allow: [...c.allow], deny: [...c.deny],
-    types: new Map(c.types), charsets: new Map(c.charsets), encodings: new Map(c.encodings),
-    headers: [...c.headers], expiresByType: new Map(c.expiresByType),
-    setEnv: new Map(c.setEnv), unsetEnv: new Set(c.unsetEnv), passEnv: [...c.passEnv],
-  };
-}
-
 export interface DirectiveSpec {
   module: string;
   contexts: readonly Context[];
