@@ -56,6 +56,8 @@ export interface Config {
   siteConfig: string | undefined;
   /** Maps a path the site's configuration names (/opt/...) to where it is read from (see localPath). */
   localPath: (path: string) => string;
+  /** A variable of the function's own environment, for PassEnv; never one NEVER_PASSED names. */
+  functionEnv: (name: string) => string | undefined;
 }
 
 export const SERVER_SOFTWARE = 'lambda-cgi/0.1';
@@ -179,5 +181,6 @@ export function loadConfig(env: Env = process.env): Config {
     directorySlash: flag(env.CGI_DIRECTORY_SLASH, !env.IS_OFFLINE),
     siteConfig: env.CGI_CONFIG ? localPath(env, env.CGI_CONFIG) : undefined,
     localPath: (path) => localPath(env, path),
+    functionEnv: (name) => (NEVER_PASSED.has(name) ? undefined : env[name]),
   };
 }

@@ -59,6 +59,7 @@ export interface RoutePolicy {
 }
 
 const NO_INDEX = 'directory has no index';
+export const DOTFILE = 'dotfile in path';
 const fail = (status: 400 | 403 | 404, why: string, at?: Place): Route => ({ kind: 'error', status, why, at });
 
 /**
@@ -198,7 +199,7 @@ function walk(config: Config, policy: RoutePolicy, tree: Tree, below: string[], 
       if (i === below.length - 1) break;
       continue;
     }
-    if (seg.startsWith('.')) return fail(403, 'dotfile in path', placeOf(seg));
+    if (seg.startsWith('.')) return fail(403, DOTFILE, placeOf(seg));
     const candidate = `${dir}/${seg}`;
     const found = step(candidate, rootReal, linked, () => policy.followSymLinks(tree, placeOf().dir));
     if (found.refused !== undefined) return fail(403, found.refused, placeOf(seg));

@@ -105,7 +105,7 @@ function basicCredentials(req: HttpRequest): { user: string; password: string } 
  * Whether the request may go on; `user` is the authenticated user when a rule
  * asked for one. The password file is only read once a rule needs a user.
  */
-export function checkAccess(conf: DirConfig, req: HttpRequest): AccessVerdict {
+export function checkAccess(conf: DirConfig, req: HttpRequest, localPath: (path: string) => string = (p) => p): AccessVerdict {
   const who: Who = { method: req.method, addr: req.remoteAddr };
   const host = hostAllowed(conf, who);
   if (host === true && conf.satisfy === 'any') return { ok: true };
@@ -122,7 +122,7 @@ export function checkAccess(conf: DirConfig, req: HttpRequest): AccessVerdict {
   const challenge: Array<[string, string]> = [['WWW-Authenticate', `Basic realm="${conf.authName ?? ''}"`]];
   const creds = basicCredentials(req);
   if (creds === undefined) return { ok: false, status: 401, why: 'no Basic credentials sent', headers: challenge };
-  const file = conf.authUserFile;
+  const file = localPath(conf.authUserFile);
   const users = readUsers(file);
   if (users === undefined) return { ok: false, status: 500, why: `AuthUserFile ${file} cannot be read` };
   const good = checkLogin(users, file, creds.user, creds.password);
@@ -131,7 +131,7 @@ export function checkAccess(conf: DirConfig, req: HttpRequest): AccessVerdict {
   }
   if (!good) return { ok: false, status: 401, why: `authentication failure for user "${creds.user}"`, headers: challenge };
 
-  const groupFile = conf.authGroupFile;
+  const groupFile = conf.authGroupFile === undefined ? undefined : localPath(conf.authGroupFile);
   who.user = creds.user;
   who.groups = () => (groupFile === undefined ? undefined : readGroups(groupFile)?.get(creds.user));
   const second = evalGroup(conf.authz!, who);

@@ -9,7 +9,7 @@ import { basename, dirname, extname, isAbsolute, join } from 'node:path';
 import { ConfigError, NEVER_PASSED, type Config } from '../config';
 import type { Logger } from '../log';
 import type { HttpRequest, HttpResponse } from '../request';
-import type { Place, Route, RoutePolicy, Tree } from '../route';
+import { DOTFILE, type Place, type Route, type RoutePolicy, type Tree } from '../route';
 import { errorResponse, redirectResponse } from '../status';
 import { checkAccess } from './access';
 import { emptyDirConfig, type AliasValue, type DirConfig, type ErrorDocument } from './directives';
@@ -184,7 +184,9 @@ export class SiteRequest implements RoutePolicy {
       return { conf: emptyDirConfig(), req, answer: errorResponse(500) };
     }
     const conf = eff.conf;
-    const access = checkAccess(conf, req);
+    // .ht* and other dotfiles are refused before any login is asked for, as Apache's <Files ".ht*">.
+    if (route.kind === 'error' && route.why === DOTFILE) return { conf, req };
+    const access = checkAccess(conf, req, this.config.localPath);
     if (!access.ok) {
       const message = `refused ${req.method} ${req.path}: ${access.why}`;
       if (access.status === 500) this.log.error(requestId, message, { status: 500 });
@@ -200,8 +202,8 @@ export class SiteRequest implements RoutePolicy {
   scriptEnv(conf: DirConfig): Record<string, string> {
     const env: Record<string, string> = Object.assign({}, this.config.passedEnv, this.config.fixedEnv);
     for (const name of conf.passEnv) {
-      const v = process.env[name];
-      if (v !== undefined && !NEVER_PASSED.has(name)) env[name] = v;
+      const v = this.config.functionEnv(name);
+      if (v !== undefined) env[name] = v;
     }
     for (const [k, v] of conf.setEnv) if (!NEVER_PASSED.has(k)) env[k] = v;
     for (const k of conf.unsetEnv) delete env[k];
