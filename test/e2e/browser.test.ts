@@ -2,7 +2,8 @@
  * A visitor in a real browser: Debian's Chromium, driven by playwright-core,
  * against serverless-offline (HTTP API) serving the example site from layers/.
  * Home page, search form, paging, a job, the application form (an error, then
- * a valid post and its redirect), the thanks page greeting by cookie.
+ * a valid post and its redirect), the thanks page greeting by cookie, the
+ * site's own 404 page, and a login to the protected employer area.
  * Screenshots of each step go to test/artifacts/ (ignored by git).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -120,6 +121,33 @@ describe('a visitor in Chromium', () => {
     expect(cookies.find((c) => c.name === 'applicant')).toMatchObject({ value: 'Zo%C3%AB%20Public', httpOnly: true, path: '/' });
     expect(cookies.find((c) => c.name === 'last_job')?.value).toBe(firstJob.id);
     await screenshot('6-thanks');
+  });
+
+  it('a missing page is the site\'s own 404, styled like the rest', async () => {
+    const res = await page.goto(server!.base + '/no-such-page.html');
+    expect(res?.status()).toBe(404);
+    expect(await page.textContent('h1')).toBe('Page not found');
+    expect(await page.textContent('#content code')).toBe('/no-such-page.html');
+    expect(await page.evaluate('getComputedStyle(document.body).backgroundColor')).toBe('rgb(232, 236, 242)');
+    await screenshot('7-not-found');
+  });
+
+  it('the employer area asks for a login, and lets the employer in', async () => {
+    // Headless Chromium turns a 401 it cannot answer into a navigation error, so the refusals are checked over plain HTTP.
+    const url = server!.base + '/cgi-bin/employer/';
+    const refused = await fetch(url);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toBe('Basic realm="Acme Jobs employers"');
+    const wrong = await fetch(url, { headers: { authorization: 'Basic ' + Buffer.from('employer:wrong').toString('base64') } });
+    expect(wrong.status).toBe(401);
+
+    const employer = await browser!.newContext({ httpCredentials: { username: 'employer', password: 'acme-hiring' } });
+    const inside = await employer.newPage();
+    const res = await inside.goto(url);
+    expect(res?.status()).toBe(200);
+    expect(await inside.textContent('#user')).toBe('employer');
+    await inside.screenshot({ path: join(ARTIFACTS, 'browser-8-employer.png') });
+    await employer.close();
   });
 
   it('stops the server, leaving no process of its group behind', async () => {
