@@ -12,6 +12,7 @@ const PACKAGES = {
   test: [
     { command: 'bash', pkg: 'bash', why: 'Shellshock test script' },
     { command: 'chromium', pkg: 'chromium', why: 'browser test (playwright-core drives it)' },
+    { command: 'htpasswd', pkg: 'apache2-utils', why: 'site tests make password files in every hash format' },
   ],
 };
 
