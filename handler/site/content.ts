@@ -132,11 +132,13 @@ export function finishHeaders(conf: DirConfig, res: HttpResponse): HttpResponse 
     if (rule !== undefined && !Number.isNaN(base)) {
       const expires = base + rule.seconds * 1000;
       const maxAge = Math.max(0, Math.floor((expires - Date.now()) / 1000));
-      headers = headers.filter(([n]) => n.toLowerCase() !== 'cache-control' || !/max-age/i.test(headers.find(([m]) => m.toLowerCase() === 'cache-control')?.[1] ?? ''));
-      const cc = headerValue({ ...res, headers }, 'cache-control');
+      const isCacheControl = ([n]: [string, string]) => n.toLowerCase() === 'cache-control';
+      // Apache merges max-age into what Cache-Control already says, replacing an older max-age.
+      const directives = headers.filter(isCacheControl).flatMap(([, v]) => v.split(','))
+        .map((t) => t.trim()).filter((t) => t !== '' && !/^max-age=/i.test(t));
       headers = [
-        ...headers.filter(([n]) => n.toLowerCase() !== 'cache-control'),
-        ['Cache-Control', cc === undefined ? `max-age=${maxAge}` : `${cc}, max-age=${maxAge}`],
+        ...headers.filter((h) => !isCacheControl(h)),
+        ['Cache-Control', [...directives, `max-age=${maxAge}`].join(', ')],
         ['Expires', new Date(expires).toUTCString()],
       ];
     }
