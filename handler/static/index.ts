@@ -101,17 +101,17 @@ function answerFile(req: HttpRequest, file: string, fd: number, opts: StaticOpti
     ['ETag', v.etag as string],
   ];
 
+  const base: Array<[string, string]> = [...validators, ['Accept-Ranges', 'bytes']];
   const verdict = evaluateConditions(req, v, now);
-  if (verdict === 'not-modified') return { status: 304, reason: reasonPhrase(304), headers: validators, body: EMPTY, file };
+  if (verdict === 'not-modified') return { status: 304, reason: reasonPhrase(304), headers: base, body: EMPTY, file };
   if (verdict === 'precondition-failed') return { ...errorResponse(412), file };
 
   const entity: Array<[string, string]> = [];
   if (type !== undefined) entity.push(['Content-Type', type]);
   if (opts.contentEncoding !== undefined) entity.push(['Content-Encoding', opts.contentEncoding]);
   const head = req.method === 'HEAD';
-  // RFC 9110 §14.2: GET is the one method ranges are defined for.
-  const ranges = head || !ifRangeAllows(req, v, now) ? 'whole' : selectRanges(firstHeader(req, 'range'), size);
-  const base: Array<[string, string]> = [...validators, ['Accept-Ranges', 'bytes']];
+  // A HEAD gets the headers its GET would (RFC 9110 §9.3.2), a 206 included, as Apache answers it.
+  const ranges = ifRangeAllows(req, v, now) ? selectRanges(firstHeader(req, 'range'), size) : 'whole';
 
   if (ranges === 'unsatisfiable') {
     return { ...errorResponse(416, [['Content-Range', `bytes */${size}`]]), file };
@@ -124,23 +124,26 @@ function answerFile(req: HttpRequest, file: string, fd: number, opts: StaticOpti
     return { status: 200, reason: 'OK', headers: [...base, ...entity, ['Content-Length', String(length)]], body, file };
   }
   const bytes = ranges.reduce((n, r) => n + r.end - r.start + 1, 0);
-  if (bytes > limit) return tooLarge(file, bytes, limit);
-  const partial = (headers: Array<[string, string]>, body: Buffer): HttpResponse => ({
+  if (!head && bytes > limit) return tooLarge(file, bytes, limit);
+  const read = (r: ByteRange) => (head ? EMPTY : readFileRange(fd, r.start, r.end - r.start + 1));
+  const partial = (headers: Array<[string, string]>, body: Buffer, length: number): HttpResponse => ({
     status: 206,
     reason: reasonPhrase(206),
-    headers: [...base, ...headers, ['Content-Length', String(body.length)]],
+    headers: [...base, ...headers, ['Content-Length', String(head ? length : body.length)]],
     body,
     file,
   });
   if (ranges.length === 1) {
     const r = ranges[0];
-    return partial([...entity, ['Content-Range', contentRange(r, size)]], readFileRange(fd, r.start, r.end - r.start + 1));
+    return partial([...entity, ['Content-Range', contentRange(r, size)]], read(r), r.end - r.start + 1);
   }
   const boundary = multipartBoundary();
-  const parts = ranges.map((range: ByteRange) => ({ range, bytes: readFileRange(fd, range.start, range.end - range.start + 1) }));
+  const parts = ranges.map((range: ByteRange) => ({ range, bytes: read(range) }));
   const multipart: Array<[string, string]> = [['Content-Type', `multipart/byteranges; boundary=${boundary}`]];
   if (opts.contentEncoding !== undefined) multipart.push(['Content-Encoding', opts.contentEncoding]);
-  return partial(multipart, multipartBody(parts, size, type, boundary));
+  const body = multipartBody(parts, size, type, boundary);
+  // For a HEAD the parts are empty: the length is the body's plus the bytes left out.
+  return partial(multipart, head ? EMPTY : body, body.length + (head ? bytes : 0));
 }
 
 /** Headers a 304 leaves out: it describes the answer the client has, not a body (RFC 9110 §15.4.5). */

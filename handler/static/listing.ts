@@ -47,9 +47,10 @@ export function directoryListing(req: HttpRequest, dir: string, urlPath: string)
     const slash = stats.isDirectory() ? '/' : '';
     items.push(`<li><a href="${escapeHtml(encodeSegment(name))}${slash}"> ${escapeHtml(name)}${slash}</a></li>`);
   }
-  const title = `Index of ${escapeHtml(urlPath)}`;
+  // Apache titles /docs/ as "Index of /docs".
+  const title = `Index of ${escapeHtml(urlPath.replace(/(.)\/+$/, '$1'))}`;
   const html =
-    `<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 3.2 Final//EN">\n<html>\n <head>\n  <title>${title}</title>\n </head>\n` +
+    `<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN" "http://www.w3.org/TR/html4/strict.dtd">\n<html>\n <head>\n  <title>${title}</title>\n </head>\n` +
     ` <body>\n<h1>${title}</h1>\n<ul>${items.join('\n')}\n</ul>\n</body></html>\n`;
   return {
     status: 200,
