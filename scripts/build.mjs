@@ -48,7 +48,7 @@ export async function buildHandler({ quiet = false } = {}) {
   const foreign = Object.keys(result.metafile.inputs).filter(
     (f) => !f.startsWith('handler/') && !BUNDLED_PACKAGES.some((p) => f.includes(`node_modules/${p}/`)),
   );
-  if (foreign.length > 0) throw new Error(`handler bundle pulls in code that is neither handler/ nor an allowed package (BUNDLED_PACKAGES): ${foreign.join(", ")}`);
+  if (foreign.length > 0) throw new Error(`handler bundle pulls in code that is neither handler/ nor an allowed package (BUNDLED_PACKAGES): ${foreign.join(', ')}`);
   // Written beside and renamed into place: a running serverless-offline never loads half a bundle.
   mkdirSync(dirname(outfile), { recursive: true });
   for (const file of result.outputFiles) {
