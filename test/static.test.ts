@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { detectEventFormat } from '../handler/events';
 import type { HttpRequest } from '../handler/request';
-import { directoryListing, mimeTypeFor } from '../handler/static';
+import { directoryListing, mimeTypeFor, serveStatic } from '../handler/static';
 import { answerOf, httpApiEvent, restEvent, type Answer, type ClientRequest, type Event } from './support/events';
 import { cleanup, harness, makeTree, type Harness } from './support/site';
 
@@ -175,13 +175,29 @@ describe.each(SHAPES)('static files through the %s', (_shape, make) => {
       expect(header(res, 'accept-ranges')).toBe('bytes');
     });
 
-    it('a file changed within the last second gets a weak ETag, as Apache gives it', async () => {
+    it('a file changed within the last second (or dated ahead of the clock) gets a weak ETag, as Apache gives it', async () => {
       const fresh = join(docs, 'fresh.txt');
       writeFileSync(fresh, 'new\n');
+      // Ahead by a little, so a slow machine cannot let the second pass before the request.
+      const soon = new Date(Date.now() + 20_000);
+      utimesSync(fresh, soon, soon);
       const res = await call('/fresh.txt');
       expect(header(res, 'etag')).toBe(`W/${apacheETag(fresh)}`);
       // A weak tag cannot satisfy If-Match, which compares strongly.
       expect((await call('/fresh.txt', { headers: { 'If-Match': header(res, 'etag') as string } })).status).toBe(412);
+    });
+
+    it('the Last-Modified date of a file changed under a minute ago is too weak for If-Range or a ranged If-Modified-Since', async () => {
+      const fresh = join(docs, 'fresh-range.txt');
+      writeFileSync(fresh, TEXT);
+      const first = await call('/fresh-range.txt');
+      const lm = header(first, 'last-modified') as string;
+      const ranged = await call('/fresh-range.txt', { headers: { Range: 'bytes=0-3', 'If-Range': lm } });
+      expect(ranged.status).toBe(200);
+      expect(ranged.body.toString()).toBe(TEXT);
+      // Without a Range the same date is good enough for a 304.
+      expect((await call('/fresh-range.txt', { headers: { 'If-Modified-Since': lm } })).status).toBe(304);
+      expect((await call('/fresh-range.txt', { headers: { 'If-Modified-Since': lm, Range: 'bytes=0-3' } })).status).toBe(206);
     });
 
     it('a file dated in the future is Last-Modified now', async () => {
@@ -286,6 +302,20 @@ describe.each(SHAPES)('static files through the %s', (_shape, make) => {
         expect(res.status).toBe(200);
         expect(res.body.toString()).toBe(TEXT);
       }
+    });
+
+    it('bytes=0- asks for the whole file as one range, whatever else the header lists', async () => {
+      const res = await call('/text.txt', { headers: { Range: 'bytes=5-6,0-,9-9' } });
+      expect(res.status).toBe(206);
+      expect(header(res, 'content-range')).toBe(`bytes 0-${size - 1}/${size}`);
+      expect(res.body.toString()).toBe(TEXT);
+    });
+
+    it('an empty file has no ranges: 200', async () => {
+      writeFileSync(join(docs, 'empty.txt'), '');
+      const res = await call('/empty.txt', { headers: { Range: 'bytes=0-10' } });
+      expect(res.status).toBe(200);
+      expect(header(res, 'content-length')).toBe('0');
     });
 
     it('overlapping and adjacent ranges merge into one, as Apache merges them', async () => {
@@ -452,6 +482,40 @@ describe.each(SHAPES)('static files through the %s', (_shape, make) => {
       expect(fresh.status).toBe(200);
       expect(fresh.body.toString()).toBe('<p>perl</p>\n');
     });
+  });
+});
+
+describe("serveStatic with the site policy's type and encoding", () => {
+  const request = (headers: Record<string, string> = {}): HttpRequest => {
+    const event = httpApiEvent({ path: '/latin1.html', headers });
+    return detectEventFormat(event)!.toRequest(event);
+  };
+
+  it('sends the Content-Type and Content-Encoding it is given, on whole files, ranges and multipart parts', () => {
+    const file = join(docs, 'latin1.html');
+    const opts = { contentType: 'text/html; charset=ISO-8859-1', contentEncoding: 'x-gzip' };
+    const whole = serveStatic(request(), file, statSync(file), opts);
+    expect(whole.headers).toContainEqual(['Content-Type', 'text/html; charset=ISO-8859-1']);
+    expect(whole.headers).toContainEqual(['Content-Encoding', 'x-gzip']);
+    expect(whole.body.equals(LATIN1_HTML)).toBe(true);
+    const part = serveStatic(request({ Range: 'bytes=0-5' }), file, statSync(file), opts);
+    expect(part.status).toBe(206);
+    expect(part.headers).toContainEqual(['Content-Encoding', 'x-gzip']);
+    const multi = serveStatic(request({ Range: 'bytes=0-1,4-5' }), file, statSync(file), opts);
+    expect(multi.headers).toContainEqual(['Content-Encoding', 'x-gzip']);
+    expect(multi.body.toString('latin1')).toContain('Content-Type: text/html; charset=ISO-8859-1\r\n');
+    const notModified = serveStatic(request({ 'If-None-Match': '*' }), file, statSync(file), opts);
+    expect(notModified.status).toBe(304);
+    expect(notModified.headers.map(([n]) => n)).not.toContain('Content-Encoding');
+  });
+
+  it('refuses before reading when the answer would exceed maxBodyBytes, and says why', () => {
+    const file = join(docs, 'text.txt');
+    const res = serveStatic(request(), file, statSync(file), { maxBodyBytes: 10 });
+    expect(res.status).toBe(502);
+    expect(res.error).toContain(file);
+    expect(res.error).toContain('37 bytes');
+    expect(serveStatic(request({ Range: 'bytes=0-9' }), file, statSync(file), { maxBodyBytes: 10 }).status).toBe(206);
   });
 });
 
