@@ -11,7 +11,10 @@ import { mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { detectEventFormat } from '../handler/events';
 import type { HttpRequest } from '../handler/request';
-import { directoryListing, mimeTypeFor, serveStatic } from '../handler/static';
+import mime from 'mime';
+import mimeOther from 'mime/types/other.js';
+import mimeStandard from 'mime/types/standard.js';
+import { directoryListing, mimeTypeFor, serveStatic, typeForExtension } from '../handler/static';
 import { answerOf, httpApiEvent, restEvent, type Answer, type ClientRequest, type Event } from './support/events';
 import { cleanup, harness, makeTree, type Harness } from './support/site';
 
@@ -520,6 +523,14 @@ describe("serveStatic with the site policy's type and encoding", () => {
 });
 
 describe('mimeTypeFor', () => {
+  it("agrees with the mime package's own lookup for every extension it knows, but for httpd.conf's AddTypes", () => {
+    const overlay: Record<string, string> = { gz: 'application/x-gzip', tgz: 'application/x-gzip', z: 'application/x-compress' };
+    const exts = new Set<string>();
+    for (const table of [mimeStandard, mimeOther]) for (const list of Object.values(table)) for (const e of list) exts.add(e.replace(/^\*/, ''));
+    expect(exts.size).toBeGreaterThan(1000);
+    for (const ext of exts) expect([ext, typeForExtension(ext)]).toEqual([ext, overlay[ext] ?? mime.getType(ext)]);
+  });
+
   it('reads every extension as mod_mime does, the last known one winning', () => {
     expect(mimeTypeFor('/x/archive.tar.gz')).toBe('application/x-gzip');
     expect(mimeTypeFor('/x/archive.tar')).toBe('application/x-tar');

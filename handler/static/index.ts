@@ -11,7 +11,7 @@ import { evaluateConditions, formatHttpDate, ifRangeAllows, parseHttpDate, type 
 import { contentRange, multipartBody, multipartBoundary, selectRanges, type ByteRange } from './range';
 
 export { directoryListing } from './listing';
-export { mimeTypeFor, typeForExtension } from './mime';
+export { extensionsOf, mimeTypeFor, typeForExtension } from './mime';
 import { mimeTypeFor } from './mime';
 
 export interface StaticOptions {
