@@ -12,6 +12,7 @@ import { contentRange, multipartBody, multipartBoundary, selectRanges, type Byte
 
 export { directoryListing } from './listing';
 export { extensionsOf, mimeTypeFor, typeForExtension } from './mime';
+import { refuseMethod } from './methods';
 import { mimeTypeFor } from './mime';
 
 export interface StaticOptions {
@@ -26,7 +27,6 @@ export interface StaticOptions {
   maxBodyBytes?: number;
 }
 
-const ALLOW: Array<[string, string]> = [['Allow', 'GET, HEAD']];
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -69,9 +69,10 @@ function tooLarge(file: string, bytes: number, limit: number): HttpResponse {
   };
 }
 
-/** A file from the document root: GET and HEAD, with validators, conditionals and ranges. */
+/** A file from the document root: GET, HEAD and POST, with validators, conditionals and ranges. */
 export function serveStatic(req: HttpRequest, file: string, stats: Stats, opts: StaticOptions = {}): HttpResponse {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return errorResponse(405, ALLOW);
+  const refused = refuseMethod(req);
+  if (refused !== undefined) return refused;
   if (!stats.isFile()) return errorResponse(403);
   let fd: number;
   try {

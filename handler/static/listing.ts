@@ -2,6 +2,7 @@ import { readdirSync, statSync, type Stats } from 'node:fs';
 import { encodeChar } from '../events/shared';
 import type { HttpRequest, HttpResponse } from '../request';
 import { errorResponse } from '../status';
+import { refuseMethod } from './methods';
 
 /**
  * What a listing leaves out: dotfiles (`.htaccess`, `.htpasswd`, `.git`),
@@ -31,7 +32,8 @@ const encodeSegment = (s: string) => s.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=@]/gu
  * link below the root. `urlPath` is the decoded path the browser asked for.
  */
 export function directoryListing(req: HttpRequest, dir: string, urlPath: string): HttpResponse {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return errorResponse(405, [['Allow', 'GET, HEAD']]);
+  const refused = refuseMethod(req);
+  if (refused !== undefined) return refused;
   let names: string[];
   try {
     names = readdirSync(dir);
