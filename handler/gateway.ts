@@ -7,6 +7,7 @@ import type { Logger } from './log';
 import type { CgiRunner } from './process/runner';
 import type { HttpRequest, HttpResponse } from './request';
 import { resolveRoute, type Route } from './route';
+import { conditionalAnswer } from './static';
 import { encodeChar } from './events/shared';
 import { errorDocumentFor, finishHeaders, listDirectory, serveFile, type DirConfig, type Site, type SiteRequest } from './site';
 import { errorResponse, redirectResponse } from './status';
@@ -98,7 +99,9 @@ async function runScript(
   if (out.exitCode !== 0) log.warn(inv.requestId, 'script exited abnormally after sending its headers', { script, ...exit });
   const res = parsed.response;
   if (res.kind === 'local-redirect') return { localRedirect: res.location };
-  return { status: res.status, reason: res.reason, headers: res.headers, body: res.body, script };
+  const answer = { status: res.status, reason: res.reason, headers: res.headers, body: res.body, script };
+  // Apache's ap_scan_script_header_err: a script's own validators answer conditionals unless it set the status.
+  return res.explicitStatus ? answer : { ...conditionalAnswer(req, answer), script };
 }
 
 async function answerRoute(
@@ -113,7 +116,7 @@ async function answerRoute(
     case 'script':
       return runScript(gw, req, route, inv, redirectedFrom, site);
     case 'static':
-      return serveFile(site.conf, req, route.file, route.stats);
+      return serveFile(site.conf, req, route.file, route.stats, inv.maxOutputBytes);
     case 'listing':
       return listDirectory(req, route.dir, req.basePath + route.urlPath);
     case 'slash':
@@ -205,7 +208,10 @@ export async function serveRequest(gw: Gateway, req: HttpRequest, inv: Invocatio
   let redirectedFrom: Redirected | undefined;
   for (let hops = 0; ; hops++) {
     const { res, conf } = await dispatch(gw, current, inv, redirectedFrom);
-    if (!('localRedirect' in res)) return errorDocument(gw, current, inv, res, conf);
+    if (!('localRedirect' in res)) {
+      if (res.error !== undefined) gw.log.error(inv.requestId, res.error, { status: res.status });
+      return errorDocument(gw, current, inv, res, conf);
+    }
     if (hops >= MAX_LOCAL_REDIRECTS) {
       gw.log.error(inv.requestId, `more than ${MAX_LOCAL_REDIRECTS} local redirects; last to ${res.localRedirect}`);
       return errorResponse(500);

@@ -37,6 +37,10 @@ export interface HttpResponse {
   user?: string;
   /** One of the gateway's own error pages: the site's ErrorDocument may stand in for it. */
   errorPage?: boolean;
+  /** The static file that answered, for log lines. */
+  file?: string;
+  /** Why this is an error answer, for the gateway to log (from parts that have no logger). */
+  error?: string;
 }
 
 export function firstHeader(req: HttpRequest, name: string): string | undefined {

@@ -303,10 +303,13 @@ describe('static files from CGI_DOCUMENT_ROOT', () => {
     expect(older.body.toString()).toBe('body { color: red }\n');
   });
 
-  it('405 with Allow for a POST', async () => {
-    const res = await call(site(), get('/style.css', { method: 'POST', body: 'x=1' }));
+  it('405 with Allow for a PUT; a POST gets the file as from Apache', async () => {
+    const res = await call(site(), get('/style.css', { method: 'PUT', body: 'x=1' }));
     expect(res.status).toBe(405);
-    expect(res.headers.allow).toEqual(['GET, HEAD']);
+    expect(res.headers.allow).toEqual(['GET, HEAD, POST, OPTIONS']);
+    const post = await call(site(), get('/style.css', { method: 'POST', body: 'x=1' }));
+    expect(post.status).toBe(200);
+    expect(post.body.toString()).toBe('body { color: red }\n');
   });
 
   it('dotfiles, missing files and symlinks out of the document root are refused', async () => {

@@ -1,51 +1,34 @@
 /**
  * What the site's configuration says about an answer's headers: the type,
  * charset and encoding of a static file (mod_mime), Header rules (mod_headers)
- * and Expires/Cache-Control (mod_expires). Every call into static.ts is here.
+ * and Expires/Cache-Control (mod_expires). Every call into static/ is here.
  */
-import { basename } from 'node:path';
 import type { Stats } from 'node:fs';
 import type { HttpRequest, HttpResponse } from '../request';
-import * as files from '../static';
+import { directoryListing, extensionsOf, serveStatic, typeForExtension } from '../static';
 import type { DirConfig, ExpiresRule, HeaderRule } from './directives';
-
-type StaticModule = {
-  mimeTypeFor?: (file: string) => string | undefined;
-  contentTypeFor?: (file: string) => string;
-  serveStatic: (req: HttpRequest, file: string, stats: Stats, opts?: { contentType?: string; contentEncoding?: string }) => HttpResponse;
-  directoryListing?: (req: HttpRequest, dir: string, urlPath: string) => HttpResponse;
-};
-// Until static.ts has its MIME database: its older table, without the charset it used to force.
-const statics = files as unknown as StaticModule;
-function mimeTypeFor(file: string): string | undefined {
-  if (statics.mimeTypeFor !== undefined) return statics.mimeTypeFor(file);
-  const t = statics.contentTypeFor?.(file).split(';')[0];
-  return t === 'application/octet-stream' ? undefined : t;
-}
 
 export interface FileContent {
   contentType?: string;
   contentEncoding?: string;
 }
 
-/** mod_mime's reading of a file name: every extension counts, type from the last one that has one. */
+/**
+ * mod_mime's reading of a file name: every extension counts and the last one
+ * with a type wins (AddType before the database); an AddEncoding extension
+ * gives the encoding instead, so `a.tar.gz` is a gzip-encoded tar.
+ */
 export function contentFor(conf: DirConfig, file: string): FileContent {
-  const name = basename(file);
-  const exts = name.split('.').slice(1).map((e) => e.toLowerCase());
   let type: string | undefined;
   let charset: string | undefined;
   let encoding: string | undefined;
-  let bare = name;
-  for (const e of exts) {
-    type = conf.types.get(e) ?? type;
+  for (const e of extensionsOf(file).map((x) => x.toLowerCase())) {
     charset = conf.charsets.get(e) ?? charset;
     const enc = conf.encodings.get(e);
-    if (enc !== undefined) {
-      encoding = enc;
-      bare = bare.slice(0, -(e.length + 1));
-    }
+    if (enc !== undefined) encoding = enc;
+    type = conf.types.get(e) ?? (enc === undefined ? typeForExtension(e) : undefined) ?? type;
   }
-  type = conf.forceType ?? type ?? mimeTypeFor(encoding === undefined ? file : bare) ?? conf.defaultType;
+  type = conf.forceType ?? type ?? conf.defaultType;
   if (type === undefined) return { contentEncoding: encoding };
   if (!/;\s*charset=/i.test(type)) {
     const base = type.toLowerCase();
@@ -55,33 +38,14 @@ export function contentFor(conf: DirConfig, file: string): FileContent {
   return { contentType: type, contentEncoding: encoding };
 }
 
-/** A static file with the type the site decided. */
-export function serveFile(conf: DirConfig, req: HttpRequest, file: string, stats: Stats): HttpResponse {
-  const content = contentFor(conf, file);
-  const res = statics.serveStatic(req, file, stats, content);
-  if (res.status >= 400) return res;
-  // An older serveStatic ignores the options: the decision is applied to its answer here.
-  const headers = res.headers.filter(([n]) => !/^content-(type|encoding)$/i.test(n));
-  if (content.contentType !== undefined) headers.unshift(['Content-Type', content.contentType]);
-  if (content.contentEncoding !== undefined) headers.push(['Content-Encoding', content.contentEncoding]);
-  return { ...res, headers };
+/** A static file with the type the site decided; `maxBodyBytes` is what the front door can deliver. */
+export function serveFile(conf: DirConfig, req: HttpRequest, file: string, stats: Stats, maxBodyBytes: number): HttpResponse {
+  return serveStatic(req, file, stats, { ...contentFor(conf, file), maxBodyBytes });
 }
 
-const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-
-/** Options +Indexes: static.ts's listing, or a plain one until it has its own. */
+/** Options +Indexes. */
 export function listDirectory(req: HttpRequest, dir: string, urlPath: string): HttpResponse {
-  if (statics.directoryListing !== undefined) return statics.directoryListing(req, dir, urlPath);
-  const { readdirSync } = require('node:fs') as typeof import('node:fs');
-  const names = readdirSync(dir, { withFileTypes: true })
-    .filter((d) => !d.name.startsWith('.'))
-    .map((d) => (d.isDirectory() ? d.name + '/' : d.name))
-    .sort();
-  const title = escapeHtml(`Index of ${urlPath}`);
-  const items = names.map((n) => `<li><a href="${escapeHtml(encodeURIComponent(n.replace(/\/$/, '')) + (n.endsWith('/') ? '/' : ''))}">${escapeHtml(n)}</a></li>`);
-  const html = `<!DOCTYPE html>\n<html><head><title>${title}</title></head><body><h1>${title}</h1><ul>${items.join('')}</ul></body></html>\n`;
-  const body = Buffer.from(html);
-  return { status: 200, reason: 'OK', headers: [['Content-Type', 'text/html']], body: req.method === 'HEAD' ? Buffer.alloc(0) : body };
+  return directoryListing(req, dir, urlPath);
 }
 
 function applyHeader(headers: Array<[string, string]>, rule: HeaderRule): Array<[string, string]> {
