@@ -56,6 +56,8 @@ beforeAll(() => {
         'Redirect permanent /moved http://example.com/new',
         'RedirectMatch 301 ^/blog/(\\d+)$ /posts/$1.html',
         'Redirect gone /gone',
+        'RedirectTemp /temp /index.html',
+        'RedirectPermanent /perm/ http://example.com/perm/',
         'Header set X-Site lambda',
         'Header always set X-Always yes',
         '<IfModule mod_rewrite.c>',
@@ -399,6 +401,13 @@ describe.each(SHAPES)('%s', (_shape, event, base) => {
       expect(res.headers.location).toEqual(['http://example.com/new/deep/page.html']);
     });
 
+    it('RedirectTemp and RedirectPermanent', async () => {
+      const temp = await call('/temp');
+      expect([temp.status, temp.headers.location]).toEqual([302, [`${base}/index.html`]]);
+      const perm = await call('/perm/a/b');
+      expect([perm.status, perm.headers.location]).toEqual([301, ['http://example.com/perm/a/b']]);
+    });
+
     it('RedirectMatch substitutes groups', async () => {
       const res = await call('/blog/42');
       expect(res.status).toBe(301);
@@ -536,6 +545,22 @@ describe('layouts', () => {
   });
 });
 
+describe('a warm instance', () => {
+  it('picks up an edited .htaccess without a restart', async () => {
+    const tree = makeTree({ 'd/f.txt': { content: 'f\n', mode: 0o644 }, 'd/.htaccess': { content: 'Require all granted\n', mode: 0o644 } });
+    const h = harness({ CGI_DOCUMENT_ROOT: tree, CGI_ROOT: join(tree, 'none') });
+    const get = async () => answerOf(await h.invoke(httpApiEvent({ path: '/d/f.txt' }))).status;
+    expect(await get()).toBe(200);
+    writeFileSync(join(tree, 'd/.htaccess'), 'Require all denied\n# now longer than before\n');
+    expect(await get()).toBe(403);
+    writeFileSync(join(tree, 'd/.htaccess'), 'Nonsense here\n');
+    expect(await get()).toBe(500);
+    execFileSync('rm', [join(tree, 'd/.htaccess')]);
+    expect(await get()).toBe(200);
+    cleanup(tree);
+  });
+});
+
 describe('CGI_CONFIG', () => {
   let tree: string;
   beforeAll(() => {
@@ -584,6 +609,24 @@ describe('CGI_CONFIG', () => {
     expect(parseEnv0((await get('/scripts/s.cgi')).body).SCRIPT_NAME).toBe('/scripts/s.cgi');
     expect((await get('/manual/guide.txt')).body.toString()).toBe('the guide\n');
     expect(parseEnv0((await get('/tools/t.sh/x')).body).PATH_INFO).toBe('/x');
+  });
+
+  it('<DirectoryMatch> and a wildcard <Directory>', async () => {
+    const h = withConfig(
+      [
+        '<DirectoryMatch "/mem[a-z]+$">',
+        '  Header set X-Match regex',
+        '</DirectoryMatch>',
+        `<Directory ${join(tree, 'htdocs')}/scr*>`,
+        '  Require all denied',
+        '</Directory>',
+      ].join('\n'),
+    );
+    const get = async (path: string) => answerOf(await h.invoke(httpApiEvent({ path })));
+    expect((await get('/members/m.txt')).headers['x-match']).toEqual(['regex']);
+    expect((await get('/index.html')).headers['x-match']).toBeUndefined();
+    expect((await get('/scripts/s.cgi')).status).toBe(403);
+    expect((await get('/index.html')).status).toBe(200);
   });
 
   it('a problem in CGI_CONFIG makes every request 500, and the log names file, line and directive', async () => {
