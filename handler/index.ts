@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { requestUri } from './cgi-env';
 import { MAX_HEADER_BLOCK } from './cgi-response';
 import { loadConfig, type Config } from './config';
+import { jsonTextBytes } from './body';
 import { BadEventError, describeEvent, detectEventFormat, isWarmup, sketchRequest, type EventFormat } from './events';
 import { serveRequest, withBasePath, type Gateway } from './gateway';
 import { createLogger, type AccessEntry, type Logger } from './log';
@@ -42,14 +43,14 @@ function timeoutFor(config: Config, context: LambdaContext | undefined): number 
  * it. A base64 body needs no escaping, so only a large text body is ever
  * stringified to be measured.
  */
-function fitsPayload(result: ProxyResult, limit: number): boolean {
+function fitsPayload(result: ProxyResult, res: HttpResponse, limit: number): boolean {
   const body = typeof result.body === 'string' ? result.body : '';
   const base64 = result.isBase64Encoded === true;
   // JSON escaping at most sextuples a text byte (\u0000); headers are bounded by the header block limit.
   if ((base64 ? body.length : body.length * 3 * 6) + HEADROOM <= limit) return true;
   const rest = Buffer.byteLength(JSON.stringify(result, (key, value) => (key === 'body' ? '' : value)));
-  if (base64) return rest + body.length <= limit;
-  return rest + Buffer.byteLength(JSON.stringify(body)) - 2 <= limit;
+  // A text body is the response's bytes as UTF-8, so its escaped size is counted on them.
+  return rest + (base64 ? body.length : jsonTextBytes(res.body)) <= limit;
 }
 
 /** The request's half of an access-log line. */
@@ -113,7 +114,7 @@ async function answer(
   }
   const head = req.method === 'HEAD';
   let result = format.toResult(res, event, head, warn);
-  if (!fitsPayload(result, format.maxPayloadBytes)) {
+  if (!fitsPayload(result, res, format.maxPayloadBytes)) {
     gw.log.error(requestId, `response of ${res.body.length} body bytes exceeds the ${format.name} payload limit of ${format.maxPayloadBytes} bytes`, { script: res.script });
     res = { ...errorResponse(502), script: res.script };
     result = format.toResult(res, event, head, warn);
