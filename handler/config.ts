@@ -52,6 +52,8 @@ export interface Config {
    * slashes and would make the redirect loop.
    */
   directorySlash: boolean;
+  /** CGI_MAX_CONCURRENCY: most scripts running at once in one process; more get 503 with Retry-After. Unset: no cap. */
+  maxConcurrency: number | undefined;
 }
 
 export const SERVER_SOFTWARE = 'lambda-cgi/0.1';
@@ -173,5 +175,6 @@ export function loadConfig(env: Env = process.env): Config {
     logFormat,
     serveStatic: flag(env.CGI_STATIC, true),
     directorySlash: flag(env.CGI_DIRECTORY_SLASH, !env.IS_OFFLINE),
+    maxConcurrency: positiveInt(env, 'CGI_MAX_CONCURRENCY', undefined),
   };
 }

@@ -10,11 +10,14 @@ import { resolveRoute, type Route } from './route';
 import { serveStatic } from './static';
 import { encodeChar } from './events/shared';
 import { errorResponse, redirectResponse } from './status';
+import { ScriptStream, type ResponseSink } from './stream';
 
 export interface Gateway {
   config: Config;
   runner: CgiRunner;
   log: Logger;
+  /** Scripts running now in this process, against CGI_MAX_CONCURRENCY; shared by every request. */
+  running: { count: number };
 }
 
 export interface Invocation {
@@ -23,6 +26,8 @@ export interface Invocation {
   deadline: number;
   /** Most stdout a script may write before the answer could not be delivered anyway. */
   maxOutputBytes: number;
+  /** Set when the front door streams: a script's answer goes out through it as the script writes. */
+  stream?: ResponseSink;
 }
 
 /** Apache's LimitInternalRecursion default. */
@@ -47,6 +52,15 @@ function checkLimits(config: Config, req: HttpRequest): [number, string] | undef
   return undefined;
 }
 
+/**
+ * The one place where a script's finished header block becomes the answer, for
+ * buffered and streamed answers alike. It returns `res` itself when the script's
+ * own body is to be sent, another response when the gateway answers instead.
+ */
+function scriptAnswer(_gw: Gateway, _req: HttpRequest, res: HttpResponse): HttpResponse {
+  return res;
+}
+
 async function runScript(
   gw: Gateway,
   req: HttpRequest,
@@ -64,28 +78,56 @@ async function runScript(
   if (command.error !== undefined) return fail(500, `cannot execute script: ${command.error}`);
   const timeoutMs = inv.deadline - Date.now();
   if (timeoutMs <= 0) return fail(504, 'no time left to start the script');
+  const max = config.maxConcurrency;
+  if (max !== undefined && gw.running.count >= max) {
+    log.warn(inv.requestId, `${gw.running.count} scripts already running (CGI_MAX_CONCURRENCY=${max}); answered 503`, { script, status: 503 });
+    return { ...errorResponse(503, [['Retry-After', '1']]), script };
+  }
 
-  const out = await runner.run({
-    file: command.file,
-    args: [...command.args, ...isindexArgs(req.query)],
-    cwd: dirname(route.file),
-    env: buildCgiEnv({
-      config, req, file: route.file, scriptName: route.scriptName, pathInfo: route.pathInfo,
-      requestId: inv.requestId, redirectedFrom,
-    }),
-    stdin: req.body,
-    timeoutMs,
-    maxOutputBytes: inv.maxOutputBytes,
-    onStderrLine: (line) => log.stderr(inv.requestId, script, line),
+  const head = req.method === 'HEAD';
+  const stream = inv.stream && new ScriptStream(inv.stream, {
+    nph: route.nph,
+    head,
+    decide: (res) => scriptAnswer(gw, req, res),
+    warn: (w) => log.warn(inv.requestId, w, { script }),
   });
+  gw.running.count++;
+  let out;
+  try {
+    out = await runner.run({
+      file: command.file,
+      args: [...command.args, ...isindexArgs(req.query)],
+      cwd: dirname(route.file),
+      env: buildCgiEnv({
+        config, req, file: route.file, scriptName: route.scriptName, pathInfo: route.pathInfo,
+        requestId: inv.requestId, redirectedFrom,
+      }),
+      stdin: req.body,
+      timeoutMs,
+      maxOutputBytes: inv.maxOutputBytes,
+      onStderrLine: (line) => log.stderr(inv.requestId, script, line),
+      ...(stream && { onStdout: stream.push, signal: stream.abort.signal }),
+    });
+  } finally {
+    gw.running.count--;
+  }
   const exit = { exitCode: out.exitCode, signal: out.signal };
   if (out.startError !== undefined) return fail(500, `cannot execute script: ${out.startError}`);
+  if (stream?.started !== undefined) {
+    // Status and headers are gone: whatever happens now can only end the stream early.
+    if (out.timedOut) log.error(inv.requestId, `script timed out after ${timeoutMs} ms, after sending its headers; its process group was killed and the stream ended`, { script, bytes: stream.bodyBytes });
+    else if (stream.overLimit) log.error(inv.requestId, `script output exceeds the streaming limit of ${stream.bodyBytes} body bytes; its process group was killed and the stream ended`, { script });
+    else if (out.aborted) log.warn(inv.requestId, 'the client went away; the script was stopped', { script, bytes: stream.bodyBytes });
+    else if (out.exitCode !== 0) log.warn(inv.requestId, 'script exited abnormally after sending its headers', { script, ...exit });
+    return { ...stream.started, script, streamed: stream.bodyBytes };
+  }
   if (out.timedOut) return fail(504, `script timed out after ${timeoutMs} ms; its process group was killed`);
   if (out.tooLarge) {
     return fail(502, `script output exceeds ${inv.maxOutputBytes} bytes, more than the front door can deliver`);
   }
 
-  const parsed = parseCgiResponse(out.stdout, { nph: route.nph, head: req.method === 'HEAD' });
+  const held = stream?.heldOutput();
+  const parsed = parseCgiResponse(held?.stdout ?? out.stdout, { nph: route.nph, head, bodyFollows: held?.bodyDropped });
   for (const w of parsed.warnings) log.warn(inv.requestId, w, { script });
   if (!parsed.ok) {
     return fail(500, `bad script response: ${parsed.error}`, { ...exit, stderrTail: out.stderrTail });
@@ -93,7 +135,7 @@ async function runScript(
   if (out.exitCode !== 0) log.warn(inv.requestId, 'script exited abnormally after sending its headers', { script, ...exit });
   const res = parsed.response;
   if (res.kind === 'local-redirect') return { localRedirect: res.location };
-  return { status: res.status, reason: res.reason, headers: res.headers, body: res.body, script };
+  return scriptAnswer(gw, req, { status: res.status, reason: res.reason, headers: res.headers, body: res.body, script });
 }
 
 async function dispatch(

@@ -33,6 +33,8 @@ export interface HttpResponse {
   body: Buffer;
   /** SCRIPT_NAME of the script that answered, for the access log. */
   script?: string;
+  /** Set when status, headers and this many body bytes already went out through a streaming front door. */
+  streamed?: number;
 }
 
 export function firstHeader(req: HttpRequest, name: string): string | undefined {
