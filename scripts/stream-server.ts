@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { functionUrlEvent, type ClientRequest } from './proxy-events';
 import { installAwsLambda, invokeStreaming, type StreamingHandler } from './lambda-stream-local';
@@ -79,8 +80,10 @@ async function main() {
   installAwsLambda();
   const { streamHandler } = require(join(__dirname, '..', 'dist', 'handler.js')) as { streamHandler: StreamingHandler };
   const port = Number(process.env.PORT ?? 3000);
-  createStreamServer(streamHandler).listen(port, () => {
-    console.log(`lambda-cgi streaming (Function URL stand-in) on http://localhost:${port}/`);
+  const server = createStreamServer(streamHandler);
+  server.listen(port, () => {
+    const { port: bound } = server.address() as AddressInfo;
+    console.log(`lambda-cgi streaming (Function URL stand-in) on http://localhost:${bound}/`);
   });
 }
 
