@@ -1,4 +1,4 @@
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 
 /** Types that are text whatever their charset label says; anything else goes back base64. */
 const TEXT_TYPE =
@@ -19,8 +19,10 @@ export function encodeBody(
   contentEncoding: string | undefined,
 ): { body: string; isBase64Encoded: boolean } {
   if (body.length === 0) return { body: '', isBase64Encoded: false };
-  if (contentEncoding === undefined && isTextType(contentType) && isUtf8(body)) {
-    return { body: body.toString('utf8'), isBase64Encoded: false };
+  if (contentEncoding === undefined && isTextType(contentType)) {
+    // ASCII is the same string either way, and latin1 decodes it a few times faster.
+    if (isAscii(body)) return { body: body.toString('latin1'), isBase64Encoded: false };
+    if (isUtf8(body)) return { body: body.toString('utf8'), isBase64Encoded: false };
   }
   return { body: body.toString('base64'), isBase64Encoded: true };
 }

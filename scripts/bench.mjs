@@ -7,6 +7,7 @@ import { mkdtempSync, openSync, rmSync, statSync, writeFileSync, chmodSync, mkdi
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -83,6 +84,7 @@ int main(void) {
 `;
 const POST_BYTES = 5 * 1024 * 1024;
 const STREAM_GAP_MS = 20;
+const STREAM_RUNS = Number(process.env.BENCH_STREAM_RUNS ?? 50);
 
 /** A deterministic text of `bytes` bytes in lines, as a report would print it. */
 function text(bytes) {
@@ -203,7 +205,58 @@ async function worker(dir) {
 
   const results = [];
   for (const run of [benchSmall, benchBinary, benchPost, benchText5, benchText1]) results.push(await run(compare));
-  process.send({ results, maxRssKiB: process.resourceUsage().maxRSS });
+  const ttfb = await benchStreamTtfb(dir, env, context);
+  process.send({ results, ttfb, maxRssKiB: process.resourceUsage().maxRSS });
+}
+
+/**
+ * Time to first byte through streamHandler (no awslambda global: the bundle writes
+ * the prelude itself) against the script's own first write read from a raw spawn:
+ * both the time until the first body byte of a script that prints a line, then
+ * pauses between lines.
+ */
+async function benchStreamTtfb(dir, env, context) {
+  const require = createRequire(import.meta.url);
+  const { streamHandler } = require(bundle);
+  const file = join(dir, 'cgi-bin', 'lines.cgi');
+  const floor = () =>
+    new Promise((resolve, reject) => {
+      const t = process.hrtime.bigint();
+      let first;
+      const child = spawn(file, [], { env });
+      child.stdout.on('data', (c) => {
+        if (first === undefined && c.includes('first line')) first = Number(process.hrtime.bigint() - t) / 1e6;
+      });
+      child.on('error', reject);
+      child.on('close', () => resolve(first));
+      child.stdin.end();
+    });
+  const viaHandler = async () => {
+    const t = process.hrtime.bigint();
+    let first;
+    let seen = Buffer.alloc(0);
+    const stream = new Writable({
+      write(chunk, _enc, done) {
+        if (first === undefined) {
+          seen = Buffer.concat([seen, chunk]);
+          const at = seen.indexOf(Buffer.alloc(8));
+          if (at >= 0 && seen.subarray(at + 8).includes('first line')) first = Number(process.hrtime.bigint() - t) / 1e6;
+        }
+        done();
+      },
+    });
+    stream.setContentType = () => {};
+    await streamHandler(event('/cgi-bin/lines.cgi'), stream, context());
+    await new Promise((r) => (stream.writableFinished ? r() : stream.on('finish', r)));
+    if (first === undefined) throw new Error('no first line through streamHandler');
+    return first;
+  };
+  const times = [[], []];
+  for (let i = 0; i < STREAM_RUNS; i++) {
+    for (const j of Math.random() < 0.5 ? [0, 1] : [1, 0]) times[j].push(await (j === 0 ? floor() : viaHandler()));
+  }
+  const [f, h] = times.map((t) => t.sort((a, b) => a - b));
+  return { runs: STREAM_RUNS, floor: percentile(f, 0.5), handler: percentile(h, 0.5), handlerP99: percentile(h, 0.99) };
 }
 
 const expectText = (bytes) => (r) => {
@@ -281,6 +334,12 @@ async function main() {
         `${r.name.padEnd(38)} ${String(r.runs).padStart(5)}  ${fmt(r.spawn.p50)}   ${fmt(r.spawn.p99)}   ${fmt(r.handler.p50)}     ${fmt(r.handler.p99)}     ${ratio.toFixed(3).padStart(6)}   <= ${r.target} ${ratio <= r.target ? 'ok' : 'MISSED'}`,
       );
     });
+    const t = report.ttfb;
+    console.log(
+      `\nstreaming time to first byte (script prints a line, then ${STREAM_GAP_MS} ms pauses; ${t.runs} runs): ` +
+        `script's first write ${t.floor.toFixed(2)} ms, through streamHandler ${t.handler.toFixed(2)} ms p50 ` +
+        `(+${(t.handler - t.floor).toFixed(2)} ms), ${t.handlerP99.toFixed(2)} ms p99`,
+    );
     const size = statSync(bundle).size;
     const req = requireTimes(bundle, 15);
     // The built-in the bundle cannot do without, loaded alone: the part of the time that is not ours.
