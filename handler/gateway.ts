@@ -116,7 +116,7 @@ async function runScript(
   if (stream?.started !== undefined) {
     // Status and headers are gone: whatever happens now can only end the stream early.
     if (out.timedOut) log.error(inv.requestId, `script timed out after ${timeoutMs} ms, after sending its headers; its process group was killed and the stream ended`, { script, bytes: stream.bodyBytes });
-    else if (stream.overLimit) log.error(inv.requestId, `script output exceeds the streaming limit of ${stream.bodyBytes} body bytes; its process group was killed and the stream ended`, { script });
+    else if (stream.overLimit || out.tooLarge) log.error(inv.requestId, `script output reached the streaming limit of ${stream.bodyBytes} body bytes; its process group was killed and the stream ended`, { script });
     else if (out.aborted) log.warn(inv.requestId, 'the client went away; the script was stopped', { script, bytes: stream.bodyBytes });
     else if (out.exitCode !== 0) log.warn(inv.requestId, 'script exited abnormally after sending its headers', { script, ...exit });
     return { ...stream.started, script, streamed: stream.bodyBytes };

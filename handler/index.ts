@@ -10,7 +10,7 @@ import { SpawnRunner } from './process/spawn';
 import type { CgiRunner } from './process/runner';
 import { firstHeader, type HttpRequest, type HttpResponse } from './request';
 import { errorResponse } from './status';
-import { STREAM_MAX_OUTPUT, type ResponseSink } from './stream';
+import { STREAM_MAX_BYTES, type ResponseSink } from './stream';
 import { endStream, preludeOf, responseSink, sendWhole, streamifyResponse, type LambdaResponseStream } from './lambda-stream';
 
 /** The part of Lambda's context object the handler uses. */
@@ -32,6 +32,8 @@ export interface HandlerOptions {
   config?: Config;
   runner?: CgiRunner;
   logger?: Logger;
+  /** streamHandler's body limit; Lambda's 200 MB unless a test wants a smaller one. */
+  streamMaxBytes?: number;
 }
 
 function timeoutFor(config: Config, context: LambdaContext | undefined): number {
@@ -222,13 +224,14 @@ export function createStreamHandler(options: HandlerOptions = {}) {
     const format = formatOf(event);
     const e = event as Record<string, unknown>;
     const warn = (message: string) => gw().log.warn(context?.awsRequestId ?? '-', message);
-    const sink = responseSink(stream, (res) => preludeOf(format, res, e, warn));
+    const maxBody = options.streamMaxBytes ?? STREAM_MAX_BYTES;
+    const sink = responseSink(stream, (res) => preludeOf(format, res, e, warn), maxBody);
     const gateway = gatewayOrLog(gw, options, context);
     if (gateway === undefined) {
       await sendWhole(sink, stream, errorResponse(500), false);
       return;
     }
-    const served = await serveEvent(gateway, format, e, context, STREAM_MAX_OUTPUT, sink);
+    const served = await serveEvent(gateway, format, e, context, maxBody + MAX_HEADER_BLOCK, sink);
     if (served.res.streamed === undefined) await sendWhole(sink, stream, served.res, served.head);
     else await endStream(stream);
     served.log(served.res);

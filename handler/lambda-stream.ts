@@ -58,9 +58,14 @@ export function preludeOf(
 }
 
 /** Writes that wait for 'drain' when the stream's buffer is full and fail once it is gone. */
-export function responseSink(stream: LambdaResponseStream, prelude: (res: HttpResponse) => Prelude): ResponseSink {
+export function responseSink(
+  stream: LambdaResponseStream,
+  prelude: (res: HttpResponse) => Prelude,
+  maxBodyBytes: number,
+): ResponseSink {
   let out = stream;
   return {
+    maxBodyBytes,
     start(res) {
       out = withPrelude(stream, prelude(res));
       // The runtime writes the prelude with the first write: an empty one sends the headers now.

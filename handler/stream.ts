@@ -1,4 +1,4 @@
-import { findHeaderEnd, MAX_HEADER_BLOCK, parseCgiResponse, type ParseResult } from './cgi-response';
+import { findHeaderEnd, parseCgiResponse, type ParseResult } from './cgi-response';
 import type { HttpResponse } from './request';
 
 /** Lambda's response streaming limit; past it the stream is ended. */
@@ -6,6 +6,8 @@ export const STREAM_MAX_BYTES = 200 * 1024 * 1024;
 
 /** Where a streaming answer goes: status and headers once, then the body as it comes. */
 export interface ResponseSink {
+  /** Most body bytes the front door takes; the stream is ended there. */
+  maxBodyBytes: number;
   start(res: HttpResponse): void;
   /** Resolves when the consumer can take more (backpressure); rejects when it has gone away. */
   write(chunk: Buffer): void | Promise<void>;
@@ -76,8 +78,9 @@ export class ScriptStream {
 
   private body(chunk: Buffer): void | Promise<void> {
     if (this.opts.head || this.overLimit) return;
-    if (this.bodyBytes + chunk.length > STREAM_MAX_BYTES) {
-      chunk = chunk.subarray(0, STREAM_MAX_BYTES - this.bodyBytes);
+    const max = this.sink.maxBodyBytes;
+    if (this.bodyBytes + chunk.length > max) {
+      chunk = chunk.subarray(0, max - this.bodyBytes);
       this.overLimit = true;
       this.abort.abort();
     }
@@ -91,6 +94,3 @@ function documentOf(parsed: ParseResult): HttpResponse | undefined {
   const { status, reason, headers } = parsed.response;
   return { status, reason, headers, body: Buffer.alloc(0) };
 }
-
-/** Most stdout a streamed script may write: the body limit and its header block. */
-export const STREAM_MAX_OUTPUT = STREAM_MAX_BYTES + MAX_HEADER_BLOCK;

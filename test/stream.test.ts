@@ -123,10 +123,10 @@ let dir: string;
 const out: string[] = [];
 const err: string[] = [];
 
-function streamer(env: Record<string, string> = {}): StreamingHandler {
+function streamer(env: Record<string, string> = {}, streamMaxBytes?: number): StreamingHandler {
   const config = loadConfig({ PATH: process.env.PATH, CGI_ROOT: join(dir, 'cgi-bin'), CGI_DOCUMENT_ROOT: join(dir, 'htdocs'), ...env });
   const logger = createLogger('json', (s) => void out.push(s), (s) => void err.push(s));
-  return createStreamHandler({ config, logger }) as unknown as StreamingHandler;
+  return createStreamHandler({ config, logger, streamMaxBytes }) as unknown as StreamingHandler;
 }
 
 async function stream(handler: StreamingHandler, event: Event, context: object = { awsRequestId: 'req-s' }): Promise<Streamed> {
@@ -217,6 +217,17 @@ describe('streamHandler', () => {
     const access = jsonLines(out).find((l) => l.type === 'access');
     expect(access).toMatchObject({ status: 200, bytes: n });
   }, 180_000);
+
+  it('past the streaming limit (200 MB; 1 MB here) the stream ends at the limit, the script is stopped and it is logged', async () => {
+    const limit = 1024 * 1024;
+    const started = Date.now();
+    const s = await stream(streamer({}, limit), functionUrlEvent({ path: '/cgi-bin/bytes.cgi', query: String(50 * limit) }));
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(s.head.statusCode).toBe(200);
+    expect(s.body.length).toBe(limit);
+    expect(createHash('sha256').update(s.body).digest('hex')).toBe(expectedHash(limit));
+    expect(jsonLines(err).map((l) => l.message)).toContainEqual(expect.stringContaining('reached the streaming limit'));
+  });
 
   it('writes the JSON prelude, exactly 8 NUL bytes, then the body; every Set-Cookie in cookies (Function URL)', async () => {
     const { type, bytes } = await wire(streamer(), functionUrlEvent({ path: '/cgi-bin/cookies.sh' }));
