@@ -7,7 +7,7 @@ import type { Logger } from './log';
 import type { CgiRunner } from './process/runner';
 import type { HttpRequest, HttpResponse } from './request';
 import { resolveRoute, type Route } from './route';
-import { serveStatic } from './static';
+import { conditionalAnswer, serveStatic } from './static';
 import { encodeChar } from './events/shared';
 import { errorResponse, redirectResponse } from './status';
 import { ScriptStream, type ResponseSink } from './stream';
@@ -54,11 +54,15 @@ function checkLimits(config: Config, req: HttpRequest): [number, string] | undef
 
 /**
  * The one place where a script's finished header block becomes the answer, for
- * buffered and streamed answers alike. It returns `res` itself when the script's
- * own body is to be sent, another response when the gateway answers instead.
+ * buffered and streamed answers alike (a streamed one has no body yet). It
+ * returns `res` itself when the script's own body is to be sent, another
+ * response when the gateway answers instead.
  */
-function scriptAnswer(_gw: Gateway, _req: HttpRequest, res: HttpResponse): HttpResponse {
-  return res;
+function scriptAnswer(req: HttpRequest, res: HttpResponse, explicitStatus: boolean): HttpResponse {
+  // Apache's ap_scan_script_header_err: a script's own validators answer conditionals unless it set the status.
+  if (explicitStatus) return res;
+  const answer = conditionalAnswer(req, res);
+  return answer === res ? res : { ...answer, script: res.script };
 }
 
 async function runScript(
@@ -88,7 +92,7 @@ async function runScript(
   const stream = inv.stream && new ScriptStream(inv.stream, {
     nph: route.nph,
     head,
-    decide: (res) => scriptAnswer(gw, req, res),
+    decide: (res, explicitStatus) => scriptAnswer(req, res, explicitStatus),
     warn: (w) => log.warn(inv.requestId, w, { script }),
   });
   gw.running.count++;
@@ -135,7 +139,7 @@ async function runScript(
   if (out.exitCode !== 0) log.warn(inv.requestId, 'script exited abnormally after sending its headers', { script, ...exit });
   const res = parsed.response;
   if (res.kind === 'local-redirect') return { localRedirect: res.location };
-  return scriptAnswer(gw, req, { status: res.status, reason: res.reason, headers: res.headers, body: res.body, script });
+  return scriptAnswer(req, { status: res.status, reason: res.reason, headers: res.headers, body: res.body, script }, res.explicitStatus);
 }
 
 async function dispatch(
@@ -149,7 +153,7 @@ async function dispatch(
     case 'script':
       return runScript(gw, req, route, inv, redirectedFrom);
     case 'static':
-      return serveStatic(req, route.file, route.stats);
+      return serveStatic(req, route.file, route.stats, { maxBodyBytes: inv.maxOutputBytes, fromDisk: inv.stream !== undefined });
     case 'slash': {
       return redirectResponse(301, requestUri(req.basePath, route.path, req.query));
     }
@@ -205,7 +209,10 @@ export async function serveRequest(gw: Gateway, req: HttpRequest, inv: Invocatio
   let redirectedFrom: Redirected | undefined;
   for (let hops = 0; ; hops++) {
     const res = await dispatch(gw, current, inv, redirectedFrom);
-    if (!('localRedirect' in res)) return res;
+    if (!('localRedirect' in res)) {
+      if (res.error !== undefined) gw.log.error(inv.requestId, res.error, { status: res.status });
+      return res;
+    }
     if (hops >= MAX_LOCAL_REDIRECTS) {
       gw.log.error(inv.requestId, `more than ${MAX_LOCAL_REDIRECTS} local redirects; last to ${res.localRedirect}`);
       return errorResponse(500);

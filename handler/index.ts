@@ -79,7 +79,7 @@ function logAccess(log: Logger, ids: Ids, caller: Caller, res: HttpResponse, hea
     ...(ids.traceId !== undefined && { traceId: ids.traceId }),
     ...caller,
     status: res.status,
-    bytes: head ? 0 : (res.streamed ?? res.body.length),
+    bytes: head ? 0 : (res.streamed ?? res.bodyFile?.length ?? res.body.length),
     durationMs: Date.now() - started,
     script: res.script,
   });
@@ -150,8 +150,10 @@ async function answer(
   const warn = (message: string) => gw.log.warn(requestId, message);
   let result = format.toResult(res, event, head, warn);
   if (!fitsPayload(result, res, format.maxPayloadBytes)) {
-    gw.log.error(requestId, `response of ${res.body.length} body bytes exceeds the ${format.name} payload limit of ${format.maxPayloadBytes} bytes`, { script: res.script });
-    res = { ...errorResponse(502), script: res.script };
+    const what = res.file === undefined ? 'response' : `static file ${res.file}`;
+    const hint = res.file === undefined ? '' : ' (counted after base64 for binary files); clients can fetch it in parts with Range';
+    gw.log.error(requestId, `${what} of ${res.body.length} body bytes exceeds the ${format.name} payload limit of ${format.maxPayloadBytes} bytes${hint}`, { script: res.script });
+    res = { ...errorResponse(502), script: res.script, file: res.file };
     result = format.toResult(res, event, head, warn);
   }
   served.log(res);

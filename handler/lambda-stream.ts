@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import type { EventFormat } from './events';
 import type { HttpResponse } from './request';
 import type { ResponseSink } from './stream';
@@ -98,15 +99,25 @@ export function endStream(stream: LambdaResponseStream, text?: string): Promise<
   });
 }
 
+/** A static file's bytes, read from disk as the stream takes them. */
+async function fromDisk(sink: ResponseSink, { path, start, length }: { path: string; start: number; length: number }): Promise<void> {
+  if (length === 0) return;
+  for await (const chunk of createReadStream(path, { start, end: start + length - 1 })) await sink.write(chunk as Buffer);
+}
+
 /** An answer that was not streamed (an error page, a redirect, a static file) sent whole. */
 export async function sendWhole(sink: ResponseSink, stream: LambdaResponseStream, res: HttpResponse, head: boolean): Promise<void> {
   sink.start(res);
-  if (!head && res.body.length > 0) {
-    try {
+  try {
+    if (head) {
+      // Headers only.
+    } else if (res.bodyFile !== undefined) {
+      await fromDisk(sink, res.bodyFile);
+    } else if (res.body.length > 0) {
       await sink.write(res.body);
-    } catch {
-      // The client went away; there is nobody left to tell.
     }
+  } catch {
+    // The client went away (or the file did); the status is gone, so the stream just ends.
   }
   await endStream(stream);
 }

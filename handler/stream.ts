@@ -20,7 +20,7 @@ export interface ScriptStreamOptions {
    * The gateway's decision for a finished header block: `res` itself when the
    * script's own body is to follow, another answer (a 304, an error document) when not.
    */
-  decide(res: HttpResponse): HttpResponse;
+  decide(res: HttpResponse, explicitStatus: boolean): HttpResponse;
   warn(message: string): void;
 }
 
@@ -58,7 +58,7 @@ export class ScriptStream {
     const headBytes = this.held.subarray(0, found.bodyStart);
     const parsed = parseCgiResponse(headBytes, { nph: this.opts.nph, head: this.opts.head, bodyFollows: true });
     const res = documentOf(parsed);
-    if (res === undefined || this.opts.decide(res) !== res) {
+    if (res === undefined || this.opts.decide(res, parsed.ok && parsed.response.kind === 'document' && parsed.response.explicitStatus) !== res) {
       this.held = headBytes;
       this.bodyHeld = true;
       return;

@@ -108,6 +108,10 @@ select(undef, undef, undef, ($d // 0) / 1000);
 print "Content-Type: text/plain\\n\\nquery=$ENV{QUERY_STRING}\\nid=$ENV{UNIQUE_ID}\\nbody=$body\\n";
 `;
 
+const ETAG_SH = `#!/bin/sh
+printf 'Content-Type: text/plain\\nETag: "v1"\\n\\nthe body of v1\\n'
+`;
+
 const SLOW_SH = `#!/bin/sh
 sleep 2
 printf 'Content-Type: text/plain\\n\\nslow done\\n'
@@ -118,6 +122,9 @@ interface Streamed {
   body: Buffer;
   chunks: Array<{ at: number; bytes: Buffer }>;
 }
+
+const BIG = Buffer.alloc(3 * 1024 * 1024 + 123);
+for (let i = 0; i < BIG.length; i++) BIG[i] = (i * 2654435761) >>> 24;
 
 let dir: string;
 const out: string[] = [];
@@ -168,6 +175,8 @@ beforeAll(() => {
     'cgi-bin/broken.sh': BROKEN_SH,
     'cgi-bin/echo.pl': ECHO_PL,
     'cgi-bin/slow.sh': SLOW_SH,
+    'cgi-bin/etag.sh': ETAG_SH,
+    'htdocs/big.bin': { content: BIG, mode: 0o644 },
     'htdocs/page.html': { content: '<h1>static</h1>\n', mode: 0o644 },
   });
   compileC(BYTES_C, join(dir, 'cgi-bin', 'bytes.cgi'));
@@ -299,6 +308,27 @@ describe('streamHandler', () => {
     const s = await stream(streamer(), functionUrlEvent({ path: '/cgi-bin/broken.sh' }));
     expect(s.head.statusCode).toBe(500);
     expect(s.body.toString()).not.toContain('no headers');
+  });
+
+  it("a script's own validators answer a conditional GET with a 304 and no body, as when buffered", async () => {
+    const s = await stream(streamer(), functionUrlEvent({ path: '/cgi-bin/etag.sh', headers: { 'if-none-match': '"v1"' } }));
+    expect(s.head.statusCode).toBe(304);
+    expect(s.body.length).toBe(0);
+    const fresh = await stream(streamer(), functionUrlEvent({ path: '/cgi-bin/etag.sh', headers: { 'if-none-match': '"v0"' } }));
+    expect(fresh.head.statusCode).toBe(200);
+    expect(fresh.body.toString()).toBe('the body of v1\n');
+  });
+
+  it('static files are read from disk as the stream takes them: whole, and a single range', async () => {
+    const whole = await stream(streamer(), functionUrlEvent({ path: '/big.bin' }));
+    expect(whole.head.statusCode).toBe(200);
+    expect(whole.body.equals(BIG)).toBe(true);
+    expect(whole.chunks.length).toBeGreaterThan(1);
+    const part = await stream(streamer(), functionUrlEvent({ path: '/big.bin', headers: { range: 'bytes=1000000-2000000' } }));
+    expect(part.head.statusCode).toBe(206);
+    expect(part.head.headers).toContainEqual(['Content-Length', '1000001']);
+    expect(part.body.equals(BIG.subarray(1_000_000, 2_000_001))).toBe(true);
+    expect(jsonLines(out).filter((l) => l.type === 'access').map((l) => l.bytes)).toEqual([BIG.length, 1_000_001]);
   });
 
   it('HEAD: headers, no body', async () => {
