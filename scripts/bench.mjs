@@ -19,28 +19,8 @@ const LARGE_BYTES = 4 * 1024 * 1024;
 const TINY_C = `#include <stdio.h>
 int main(void) { fputs("Content-Type: text/plain\\r\\n\\r\\nhello\\n", stdout); return 0; }
 `;
-// Serves a prepared file, as a download CGI would: headers, then the bytes.
-const FILE_C = `#include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
-#include <fcntl.h>
-int main(int argc, char **argv) {
-  (void)argc; (void)argv;
-  const char *path = getenv("BENCH_FILE");
-  int fd = open(path ? path : "", O_RDONLY);
-  if (fd < 0) return 1;
-  static char buf[1 << 16];
-  printf("Content-Type: application/octet-stream\\r\\n\\r\\n");
-  fflush(stdout);
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) {
-    for (ssize_t off = 0; off < n;) { ssize_t w = write(1, buf + off, (size_t)(n - off)); if (w <= 0) return 1; off += w; }
-  }
-  return 0;
-}
-`;
 
-// Prints the file beside it (<argv[0]>.data) under a compiled-in type: text answers of a given size.
+// Serves the file beside it (<argv[0]>.data) under a compiled-in type, as a download CGI would: headers, then the bytes.
 const DATA_C = `#include <stdio.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -101,10 +81,7 @@ function setUp() {
   const dir = mkdtempSync(join(tmpdir(), 'lambda-cgi-bench-'));
   const bin = join(dir, 'cgi-bin');
   mkdirSync(bin);
-  for (const [name, src] of [['tiny.cgi', TINY_C], ['file.cgi', FILE_C]]) {
-    writeFileSync(join(dir, `${name}.c`), src);
-    execFileSync('cc', ['-O2', '-o', join(bin, name), join(dir, `${name}.c`)]);
-  }
+  compile(dir, 'tiny.cgi', TINY_C);
   writeFileSync(join(bin, 'env.sh'), "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nenv -0\n");
   chmodSync(join(bin, 'env.sh'), 0o755);
   const data = Buffer.alloc(LARGE_BYTES);
@@ -113,7 +90,8 @@ function setUp() {
     x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
     data[i] = x & 0xff;
   }
-  writeFileSync(join(dir, 'data.bin'), data);
+  compile(dir, 'file.cgi', DATA_C, ['-DCTYPE="application/octet-stream"']);
+  writeFileSync(join(bin, 'file.cgi.data'), data);
   compile(dir, 'sink.cgi', SINK_C);
   compile(dir, 'lines.cgi', LINES_C, [`-DSTREAM_GAP_MS=${STREAM_GAP_MS}`]);
   for (const [name, bytes] of [['text5m.cgi', 5 * 1024 * 1024], ['text1m.cgi', 1024 * 1024]]) {
@@ -316,7 +294,7 @@ async function main() {
     const devnull = openSync('/dev/null', 'w');
     const child = fork(fileURLToPath(import.meta.url), ['--worker', dir], {
       stdio: ['ignore', devnull, 'inherit', 'ipc'],
-      env: { ...process.env, CGI_ROOT: join(dir, 'cgi-bin'), CGI_DOCUMENT_ROOT: dir, BENCH_FILE: join(dir, 'data.bin'), CGI_PASS_ENV: 'BENCH_FILE' },
+      env: { ...process.env, CGI_ROOT: join(dir, 'cgi-bin'), CGI_DOCUMENT_ROOT: dir },
     });
     const report = await new Promise((resolve, reject) => {
       child.on('message', resolve);
