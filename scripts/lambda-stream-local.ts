@@ -154,6 +154,8 @@ export async function invokeStreaming(
     stream.on('finish', resolve);
     stream.on('error', reject);
   });
+  // A failed stream (the client went away) is reported after the handler has returned.
+  finished.catch(() => {});
   await handler(event, stream, context);
   await finished;
   return { answered: decoder.answered };

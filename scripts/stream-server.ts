@@ -18,6 +18,7 @@ import { functionUrlEvent, type ClientRequest } from './proxy-events';
 import { installAwsLambda, invokeStreaming, type StreamingHandler } from './lambda-stream-local';
 
 const FUNCTION_TIMEOUT_MS = 29_000;
+const GONE = 'the client went away';
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -59,12 +60,23 @@ export function createStreamServer(handler: StreamingHandler, timeoutMs = FUNCTI
           res.flushHeaders();
         },
         (chunk, done) => {
-          if (res.write(chunk)) done();
-          else res.once('drain', () => done());
+          if (res.destroyed) return done(new Error(GONE));
+          if (res.write(chunk)) return done();
+          const onDrain = () => {
+            res.off('close', onClose);
+            done();
+          };
+          const onClose = () => {
+            res.off('drain', onDrain);
+            done(new Error(GONE));
+          };
+          res.once('drain', onDrain);
+          res.once('close', onClose);
         },
       );
       if (!answered && !res.headersSent) res.writeHead(502);
     } catch (err) {
+      if ((err as Error).message === GONE) return;
       console.error(`stream-server: the invocation failed: ${(err as Error).stack ?? err}`);
       if (!res.headersSent) res.writeHead(502);
     }

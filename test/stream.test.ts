@@ -112,6 +112,11 @@ const ETAG_SH = `#!/bin/sh
 printf 'Content-Type: text/plain\\nETag: "v1"\\n\\nthe body of v1\\n'
 `;
 
+const FLOOD_SH = `#!/bin/sh
+printf 'Content-Type: text/plain\\n\\n'
+exec yes 'an endless report line'
+`;
+
 const SLOW_SH = `#!/bin/sh
 sleep 2
 printf 'Content-Type: text/plain\\n\\nslow done\\n'
@@ -176,6 +181,7 @@ beforeAll(() => {
     'cgi-bin/echo.pl': ECHO_PL,
     'cgi-bin/slow.sh': SLOW_SH,
     'cgi-bin/etag.sh': ETAG_SH,
+    'cgi-bin/flood.sh': FLOOD_SH,
     'htdocs/big.bin': { content: BIG, mode: 0o644 },
     'htdocs/page.html': { content: '<h1>static</h1>\n', mode: 0o644 },
   });
@@ -329,6 +335,21 @@ describe('streamHandler', () => {
     expect(part.head.headers).toContainEqual(['Content-Length', '1000001']);
     expect(part.body.equals(BIG.subarray(1_000_000, 2_000_001))).toBe(true);
     expect(jsonLines(out).filter((l) => l.type === 'access').map((l) => l.bytes)).toEqual([BIG.length, 1_000_001]);
+  });
+
+  it('a client that goes away stops the script: the handler returns and says so', async () => {
+    const started = Date.now();
+    let chunks = 0;
+    const invoked = invokeStreaming(streamer({ CGI_TIMEOUT_MS: '60000' }), functionUrlEvent({ path: '/cgi-bin/flood.sh' }), { awsRequestId: 'gone' }, () => {}, (_c, done) => {
+      chunks++;
+      done(chunks >= 3 ? new Error('client went away') : undefined);
+    });
+    await expect(invoked).rejects.toThrow('client went away');
+    // The stream failed at once; the handler itself must also come back, with the script stopped.
+    const deadline = Date.now() + 20_000;
+    while (!jsonLines(out).some((l) => l.type === 'access' && l.requestId === 'gone') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(jsonLines(err)).toContainEqual(expect.objectContaining({ requestId: 'gone', message: expect.stringContaining('client went away') }));
   });
 
   it('HEAD: headers, no body', async () => {
