@@ -4,7 +4,7 @@ import { parseCgiResponse } from './cgi-response';
 import type { Config } from './config';
 import { resolveCommand } from './interpreter';
 import type { Logger } from './log';
-import type { CgiRunner } from './process/runner';
+import type { CgiOutput, CgiRunner } from './process/runner';
 import type { HttpRequest, HttpResponse } from './request';
 import { resolveRoute, type Route } from './route';
 import { conditionalAnswer, serveStatic } from './static';
@@ -65,6 +65,16 @@ function scriptAnswer(req: HttpRequest, res: HttpResponse, explicitStatus: boole
   return answer === res ? res : { ...answer, script: res.script };
 }
 
+/** Why a streamed answer ended, when it was not the script finishing well: its status is long gone. */
+function logStreamEnd(log: Logger, requestId: string, script: string, out: CgiOutput, stream: ScriptStream, timeoutMs: number): void {
+  const detail = { script, bytes: stream.bodyBytes };
+  const killed = 'its process group was killed and the stream ended';
+  if (out.timedOut) log.error(requestId, `script timed out after ${timeoutMs} ms, after sending its headers; ${killed}`, detail);
+  else if (stream.overLimit || out.tooLarge) log.error(requestId, `script output reached the streaming limit of ${stream.bodyBytes} body bytes; ${killed}`, detail);
+  else if (out.aborted) log.warn(requestId, 'the client went away; the script was stopped', detail);
+  else if (out.exitCode !== 0) log.warn(requestId, 'script exited abnormally after sending its headers', { ...detail, exitCode: out.exitCode, signal: out.signal });
+}
+
 async function runScript(
   gw: Gateway,
   req: HttpRequest,
@@ -96,7 +106,7 @@ async function runScript(
     warn: (w) => log.warn(inv.requestId, w, { script }),
   });
   gw.running.count++;
-  let out;
+  let out: CgiOutput;
   try {
     out = await runner.run({
       file: command.file,
@@ -118,11 +128,7 @@ async function runScript(
   const exit = { exitCode: out.exitCode, signal: out.signal };
   if (out.startError !== undefined) return fail(500, `cannot execute script: ${out.startError}`);
   if (stream?.started !== undefined) {
-    // Status and headers are gone: whatever happens now can only end the stream early.
-    if (out.timedOut) log.error(inv.requestId, `script timed out after ${timeoutMs} ms, after sending its headers; its process group was killed and the stream ended`, { script, bytes: stream.bodyBytes });
-    else if (stream.overLimit || out.tooLarge) log.error(inv.requestId, `script output reached the streaming limit of ${stream.bodyBytes} body bytes; its process group was killed and the stream ended`, { script });
-    else if (out.aborted) log.warn(inv.requestId, 'the client went away; the script was stopped', { script, bytes: stream.bodyBytes });
-    else if (out.exitCode !== 0) log.warn(inv.requestId, 'script exited abnormally after sending its headers', { script, ...exit });
+    logStreamEnd(log, inv.requestId, script, out, stream, timeoutMs);
     return { ...stream.started, script, streamed: stream.bodyBytes };
   }
   if (out.timedOut) return fail(504, `script timed out after ${timeoutMs} ms; its process group was killed`);

@@ -57,8 +57,8 @@ export class ScriptStream {
     if (found === 'too-large') return;
     const headBytes = this.held.subarray(0, found.bodyStart);
     const parsed = parseCgiResponse(headBytes, { nph: this.opts.nph, head: this.opts.head, bodyFollows: true });
-    const res = documentOf(parsed);
-    if (res === undefined || this.opts.decide(res, parsed.ok && parsed.response.kind === 'document' && parsed.response.explicitStatus) !== res) {
+    const doc = documentOf(parsed);
+    if (doc === undefined || this.opts.decide(doc.res, doc.explicitStatus) !== doc.res) {
       this.held = headBytes;
       this.bodyHeld = true;
       return;
@@ -66,8 +66,8 @@ export class ScriptStream {
     for (const w of parsed.warnings) this.opts.warn(w);
     const rest = this.held.subarray(found.bodyStart);
     this.held = Buffer.alloc(0);
-    this.started = res;
-    this.sink.start(res);
+    this.started = doc.res;
+    this.sink.start(doc.res);
     if (rest.length > 0) return this.body(rest);
   };
 
@@ -89,8 +89,8 @@ export class ScriptStream {
   }
 }
 
-function documentOf(parsed: ParseResult): HttpResponse | undefined {
+function documentOf(parsed: ParseResult): { res: HttpResponse; explicitStatus: boolean } | undefined {
   if (!parsed.ok || parsed.response.kind !== 'document') return undefined;
-  const { status, reason, headers } = parsed.response;
-  return { status, reason, headers, body: Buffer.alloc(0) };
+  const { status, reason, headers, explicitStatus } = parsed.response;
+  return { res: { status, reason, headers, body: Buffer.alloc(0) }, explicitStatus };
 }
