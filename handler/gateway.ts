@@ -102,7 +102,10 @@ async function runScript(
   const stream = inv.stream && new ScriptStream(inv.stream, {
     nph: route.nph,
     head,
-    decide: (res, explicitStatus) => scriptAnswer(req, res, explicitStatus),
+    decide: (res, explicitStatus) => {
+      const answer = scriptAnswer(req, res, explicitStatus);
+      return { res: answer, scriptBody: answer === res };
+    },
     warn: (w) => log.warn(inv.requestId, w, { script }),
   });
   gw.running.count++;

@@ -17,10 +17,11 @@ export interface ScriptStreamOptions {
   nph: boolean;
   head: boolean;
   /**
-   * The gateway's decision for a finished header block: `res` itself when the
-   * script's own body is to follow, another answer (a 304, an error document) when not.
+   * The gateway's decision for a finished header block: the status and headers
+   * to send, and whether the script's own body follows them (a 304 or another
+   * answer of the gateway's replaces it).
    */
-  decide(res: HttpResponse, explicitStatus: boolean): HttpResponse;
+  decide(res: HttpResponse, explicitStatus: boolean): { res: HttpResponse; scriptBody: boolean };
   warn(message: string): void;
 }
 
@@ -58,7 +59,8 @@ export class ScriptStream {
     const headBytes = this.held.subarray(0, found.bodyStart);
     const parsed = parseCgiResponse(headBytes, { nph: this.opts.nph, head: this.opts.head, bodyFollows: true });
     const doc = documentOf(parsed);
-    if (doc === undefined || this.opts.decide(doc.res, doc.explicitStatus) !== doc.res) {
+    const decision = doc && this.opts.decide(doc.res, doc.explicitStatus);
+    if (decision === undefined || !decision.scriptBody) {
       this.held = headBytes;
       this.bodyHeld = true;
       return;
@@ -66,8 +68,8 @@ export class ScriptStream {
     for (const w of parsed.warnings) this.opts.warn(w);
     const rest = this.held.subarray(found.bodyStart);
     this.held = Buffer.alloc(0);
-    this.started = doc.res;
-    this.sink.start(doc.res);
+    this.started = decision.res;
+    this.sink.start(decision.res);
     if (rest.length > 0) return this.body(rest);
   };
 
