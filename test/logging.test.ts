@@ -72,6 +72,20 @@ describe('logging', () => {
       expect(alb.requestId).toBe('req-alb');
     });
 
+    it('a huge URI is capped in the access line (8190 characters, then how many were left out)', async () => {
+      const query = `q=${'a'.repeat(60_000)}`;
+      const big = harness({ CGI_ROOT: bin });
+      const res = answerOf(await big.invoke(httpApiEvent({ path: '/cgi-bin/x', query }), { awsRequestId: 'req-big' }));
+      expect(res.status).toBe(200);
+      const [line] = jsonLines(big.out);
+      const full = `/cgi-bin/x?${query}`;
+      expect(line.uri).toBe(`${full.slice(0, 8190)}...[${full.length - 8190} more characters]`);
+      expect(big.out[0].length).toBeLessThan(9000);
+      await big.invoke(httpApiEvent({ path: `/${'b'.repeat(20_000)}` }), { awsRequestId: 'req-big-404' });
+      expect(big.err.join('').length).toBeLessThan(9000);
+      expect(JSON.parse(big.out[1]).uri).toMatch(/\.\.\.\[11811 more characters\]$/);
+    });
+
     it('bytes counts body bytes sent: raw bytes for a base64 body, 0 for HEAD', async () => {
       await h.invoke(httpApiEvent({ path: '/cgi-bin/png' }), { awsRequestId: 'req-png' });
       await h.invoke(httpApiEvent({ method: 'HEAD', path: '/cgi-bin/x' }), { awsRequestId: 'req-head' });
@@ -148,6 +162,11 @@ describe('logging', () => {
       expect(h.out[0]).toMatch(
         new RegExp(`^203\\.0\\.113\\.9 - - ${CLF_TIME} "GET /cgi-bin/x\\?y=1 HTTP/1\\.1" 200 6 "-" "agent" \\d+(?:ms)? /cgi-bin/x req-comb\\n$`),
       );
+    });
+
+    it('caps a huge URI as the JSON format does', async () => {
+      await h.invoke(httpApiEvent({ path: '/cgi-bin/x', query: `q=${'a'.repeat(30_000)}` }), { awsRequestId: 'req-comb-big' });
+      expect(h.out[0]).toContain(`"GET /cgi-bin/x?q=${'a'.repeat(8190 - 13)}...[21823 more characters] HTTP/1.1" 200`);
     });
 
     it('shows the referer, the authenticated user, "-" for no script, and escapes quotes', async () => {
