@@ -8,6 +8,7 @@ import { createLogger, type AccessEntry, type Logger } from './log';
 import { SpawnRunner } from './process/spawn';
 import type { CgiRunner } from './process/runner';
 import { firstHeader, type HttpRequest, type HttpResponse } from './request';
+import { startupProblems } from './startup';
 import { errorResponse } from './status';
 
 /** The part of Lambda's context object the handler uses. */
@@ -132,6 +133,7 @@ export function createHandler(options: HandlerOptions = {}) {
         runner: options.runner ?? new SpawnRunner(),
         log: options.logger ?? createLogger(config.logFormat),
       };
+      for (const problem of startupProblems(config)) gateway.log.warn('startup', problem);
     }
     return gateway;
   };
