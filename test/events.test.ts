@@ -419,6 +419,20 @@ describe('query strings', () => {
     }
   });
 
+  it('serverless-offline HTTP API: its `perl+cgi=` (URLSearchParams) is an ISINDEX search again; `words=` stays', async () => {
+    const h = site({ IS_OFFLINE: 'true' });
+    const offline = (query: string) => {
+      const e = httpApiEvent({ path: '/cgi-bin/env.sh', query });
+      e.requestContext.domainName = 'offlineContext_domainName';
+      return e;
+    };
+    expect((await envOf(h, offline('perl+cgi='))).QUERY_STRING).toBe('perl+cgi');
+    expect((await envOf(h, offline('words='))).QUERY_STRING).toBe('words=');
+    expect((await envOf(h, offline('a+b=&c='))).QUERY_STRING).toBe('a+b=&c=');
+    // On AWS rawQueryString is what the client sent, untouched.
+    expect((await envOf(h, httpApiEvent({ path: '/cgi-bin/env.sh', query: 'perl+cgi=' }))).QUERY_STRING).toBe('perl+cgi=');
+  });
+
   it('REST v1: only a lone key no form field would carry is rebuilt bare (ISINDEX)', async () => {
     const h = site();
     expect((await envOf(h, restEvent({ path: '/cgi-bin/env.sh', query: 'perl+cgi' }))).QUERY_STRING).toBe('perl+cgi');

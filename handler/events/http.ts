@@ -1,6 +1,6 @@
 import type { HttpRequest } from '../request';
 import {
-  BadEventError, EXECUTE_API_HOST, MB, authFrom, claimUser, encodePath, fromOffline, obj, readHeaders, reencodePath, requireBody,
+  BadEventError, EXECUTE_API_HOST, MB, authFrom, claimUser, encodePath, fromOffline, obj, offlineRawQuery, readHeaders, reencodePath, requireBody,
   requireMethod, requirePath,
   schemeOf, setCookies, singleHeaders, str, type EventFormat,
 } from './shared';
@@ -59,7 +59,7 @@ export const httpEvent: EventFormat = {
       method: requireMethod(http.method),
       path,
       basePath,
-      query: typeof e.rawQueryString === 'string' ? e.rawQueryString : '',
+      query: typeof e.rawQueryString !== 'string' ? '' : fromOffline(ctx) ? offlineRawQuery(e.rawQueryString) : e.rawQueryString,
       headers,
       body: requireBody(e),
       remoteAddr: str(http.sourceIp) ?? '127.0.0.1',

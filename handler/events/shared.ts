@@ -116,6 +116,15 @@ function isindexOnly(params: Record<string, unknown>, alreadyEncoded: boolean): 
 }
 
 /**
+ * serverless-offline's HTTP API rawQueryString is URLSearchParams' serialisation,
+ * which writes `?perl+cgi` as `perl+cgi=`: the same rule undoes it.
+ */
+export function offlineRawQuery(query: string): string {
+  const m = /^([^&=]+)=$/.exec(query);
+  return m !== null && isindexOnly({ [m[1]]: '' }, true) ? m[1] : query;
+}
+
+/**
  * Rebuilds a query string from the parameter maps of v1 and ALB events.
  * Decoded maps (API Gateway) are re-encoded; ALB's values arrive still encoded
  * and are joined as they are. Empty values follow isindexOnly().
