@@ -8,25 +8,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, cpSync, mkdirSync, openSync, symlinkSync, ftruncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readElf, EM_AARCH64, EM_X86_64, highestVersion } from '../scripts/check/elf';
+import type { CheckReport as Report, Finding } from '../scripts/check/site';
 import { REPO, childEnv } from './support/offline';
 import { cleanup, makeTree } from './support/site';
 
 const PERL_LAYER = 'arn:aws:lambda:us-east-1:445285296882:layer:perl-5-42-runtime-al2023-x86_64:3';
-
-interface Finding {
-  level: 'error' | 'warning';
-  check: string;
-  file: string;
-  line?: number;
-  message: string;
-  fix: string;
-  also?: string[];
-}
-interface Report {
-  errors: Finding[];
-  warnings: Finding[];
-  layerBytes: number;
-}
 
 function checkSite(args: string[], env: Record<string, string> = {}) {
   const run = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'scripts', 'check-site.ts'), ...args], {

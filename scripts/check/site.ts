@@ -145,17 +145,20 @@ function isDir(path: string): boolean {
   }
 }
 
+/** A directory's entries in name order, not following links; none when it cannot be read. */
+function listDir(dir: string): Array<{ name: string; file: string; stats: Stats }> {
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+  return names.map((name) => ({ name, file: join(dir, name), stats: lstatSync(join(dir, name)) }));
+}
+
 /** Every regular file below dir (symlinks not followed), dotted directories skipped. */
 function* walk(dir: string): Generator<{ file: string; stats: Stats }> {
-  let entries: string[];
-  try {
-    entries = readdirSync(dir).sort();
-  } catch {
-    return;
-  }
-  for (const name of entries) {
-    const file = join(dir, name);
-    const stats = lstatSync(file);
+  for (const { name, file, stats } of listDir(dir)) {
     if (stats.isDirectory()) {
       if (!name.startsWith('.')) yield* walk(file);
     } else if (stats.isFile()) yield { file, stats };
@@ -416,15 +419,7 @@ function checkTree(c: Checker, dir: string, conf: DirConfig, sections: Map<strin
     const parsed = parseFile(c, htaccess, 'htaccess');
     if (parsed !== undefined) here = applyDirectives(here, parsed.nodes);
   }
-  let entries: string[] = [];
-  try {
-    entries = readdirSync(dir).sort();
-  } catch {
-    return;
-  }
-  for (const name of entries) {
-    const file = join(dir, name);
-    const stats = lstatSync(file);
+  for (const { name, file, stats } of listDir(dir)) {
     if (stats.isDirectory() && !name.startsWith('.')) checkTree(c, file, here, sections, seen);
     if (!stats.isFile() || name.startsWith('.') || seen.has(file)) continue;
     const ext = extname(name).slice(1).toLowerCase();
@@ -442,16 +437,8 @@ function layerSize(c: Checker): number {
   let total = 0;
   const excluded = c.opts.exclude.map((e) => join(c.layerDir, e));
   const count = (dir: string) => {
-    let entries: string[] = [];
-    try {
-      entries = readdirSync(dir);
-    } catch {
-      return;
-    }
-    for (const name of entries) {
-      const file = join(dir, name);
+    for (const { file, stats } of listDir(dir)) {
       if (excluded.includes(file)) continue;
-      const stats = lstatSync(file);
       if (stats.isDirectory()) count(file);
       else total += stats.size;
     }
