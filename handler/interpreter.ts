@@ -92,7 +92,10 @@ function commandFor(config: Config, file: string): Command {
   if (shebang === 'binary') return { file, args: [] };
   if (shebang === undefined) return { error: 'exec format error: neither a #! script nor an ELF program' };
   const interpreter = locateInterpreter(config, shebang.interpreter);
-  if (interpreter === undefined) return missing(shebang.interpreter);
+  if (interpreter === undefined) {
+    const command = missing(shebang.interpreter);
+    return shebang.cr ? { error: `${command.error}; the file also has Windows line endings (CRLF)` } : command;
+  }
   if (interpreter === shebang.interpreter) {
     // The kernel would look for an interpreter whose name ends in CR, and spawn would say only ENOENT.
     if (shebang.cr) return { error: crlfMessage(shebang) };
