@@ -9,7 +9,7 @@ import { lstatSync, readdirSync, readFileSync, statSync, type Stats } from 'node
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../../handler/config';
 import { readShebang, type Shebang } from '../../handler/interpreter';
-import { emptyDirConfig, cloneDirConfig, DIRECTIVES, type DirConfig } from '../../handler/site/directives';
+import { emptyDirConfig, DIRECTIVES, type DirConfig } from '../../handler/site/directives';
 import { parseApacheConfig, type ApacheConfig, type ConfigNode } from '../../handler/site/parse';
 import { startupProblems } from '../../handler/startup';
 import { compareVersions, EM_AARCH64, EM_X86_64, highestVersion, isElf, machineName, readElf } from './elf';
@@ -119,7 +119,7 @@ class Checker {
       return;
     }
     for (const problem of startupProblems(this.config)) {
-      this.report('error', 'config', this.layerDir, problem.replace(this.layerDir, '/opt'), 'create the directory in the layer folder, or correct the setting in serverless.yml');
+      this.report('warning', 'config', this.layerDir, problem.replace(this.layerDir, '/opt'), 'create the directory in the layer folder, or correct the setting in serverless.yml');
     }
   }
 }
@@ -385,8 +385,12 @@ function checkAuthFiles(c: Checker, file: string, nodes: ConfigNode[]): void {
   }
 }
 
+/** What a directory's directives make of its parent's: only the fields the checker reads are inherited. */
 function applyDirectives(conf: DirConfig, nodes: ConfigNode[]): DirConfig {
-  const out = cloneDirConfig(conf);
+  const out = emptyDirConfig();
+  out.execCgi = conf.execCgi;
+  out.handlers = new Map(conf.handlers);
+  out.setHandler = conf.setHandler;
   for (const node of nodes) {
     if (node.type !== 'directive') continue;
     DIRECTIVES[node.name]?.apply?.(out, node.value, undefined);
