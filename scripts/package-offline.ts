@@ -33,7 +33,6 @@ async function main(): Promise<number> {
       AWS_ENDPOINT_URL_CLOUDFORMATION: stub.url,
       AWS_CONFIG_FILE: join(tmp, 'config'),
       AWS_SHARED_CREDENTIALS_FILE: join(tmp, 'credentials'),
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
     const child = spawn(join(root, 'node_modules', '.bin', 'serverless'), ['package', ...process.argv.slice(2)], {
       cwd: root,

@@ -43,11 +43,15 @@ function checkSite(serverless, log) {
   if (report.errors.length > 0 && mode !== 'warn') {
     throw new Error(`lambda-cgi: the site check found ${report.errors.length} error(s) in ${layerDir} (listed above); fix them, or package anyway with --param="checkSite=warn"`);
   }
-  (log?.notice ?? console.log)(`lambda-cgi: site checked: ${report.errors.length} errors, ${report.warnings.length} warnings`);
+  const n = (k, what) => `${k} ${what}${k === 1 ? '' : 's'}`;
+  (log?.notice ?? console.log)(`lambda-cgi: site checked: ${n(report.errors.length, 'error')}, ${n(report.warnings.length, 'warning')}`);
 }
 
 class BuildHandler {
   constructor(serverless, _options, { log } = {}) {
+    // The AWS SDK's notice that its 2027 releases will need Node 22 is noise in every
+    // deploy and package on Node 20; the clients are made after plugins load.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     const build = async () => {
       const { buildAll } = await import(pathToFileURL(join(__dirname, 'build.mjs')).href);
       const built = await buildAll({ quiet: true });
