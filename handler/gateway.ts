@@ -3,7 +3,7 @@ import { buildCgiEnv, isindexArgs, requestUri } from './cgi-env';
 import { parseCgiResponse } from './cgi-response';
 import type { Config } from './config';
 import { resolveCommand } from './interpreter';
-import type { Logger } from './log';
+import { capUri, type Logger } from './log';
 import type { CgiOutput, CgiRunner } from './process/runner';
 import type { HttpRequest, HttpResponse } from './request';
 import { resolveRoute, type Route } from './route';
@@ -167,7 +167,7 @@ async function dispatch(
       return redirectResponse(301, requestUri(req.basePath, route.path, req.query));
     }
     case 'error':
-      gw.log.warn(inv.requestId, `refused ${req.method} ${req.path}: ${route.why}`, { status: route.status });
+      gw.log.warn(inv.requestId, `refused ${req.method} ${capUri(req.path)}: ${route.why}`, { status: route.status });
       return errorResponse(route.status);
   }
 }

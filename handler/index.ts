@@ -9,6 +9,7 @@ import { createLogger, type AccessEntry, type Logger } from './log';
 import { SpawnRunner } from './process/spawn';
 import type { CgiRunner } from './process/runner';
 import { firstHeader, type HttpRequest, type HttpResponse } from './request';
+import { startupProblems } from './startup';
 import { errorResponse } from './status';
 import { STREAM_MAX_BYTES, type ResponseSink } from './stream';
 import { endStream, preludeOf, responseSink, sendWhole, streamifyResponse, type LambdaResponseStream } from './lambda-stream';
@@ -172,6 +173,7 @@ function gatewayOnce(options: HandlerOptions): () => Gateway {
         log: options.logger ?? createLogger(config.logFormat),
         running: { count: 0 },
       };
+      for (const problem of startupProblems(config)) gateway.log.warn('startup', problem);
     }
     return gateway;
   };

@@ -12,6 +12,7 @@ const PACKAGES = {
   test: [
     { command: 'bash', pkg: 'bash', why: 'Shellshock test script' },
     { command: 'chromium', pkg: 'chromium', why: 'browser test (playwright-core drives it)' },
+    { command: 'aarch64-linux-gnu-gcc', pkg: 'gcc-aarch64-linux-gnu', why: 'site checker test: an arm64 program' },
   ],
 };
 

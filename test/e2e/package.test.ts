@@ -257,7 +257,6 @@ describe('serverless package, offline', () => {
         CGI_MAX_CONCURRENCY: '',
         CGI_OFFLINE_LAYER_DIR: '',
         CGI_ENV_ACME_DATA_DIR: '/tmp',
-        CGI_ENV_PERL_BADLANG: '0',
       });
     });
 
