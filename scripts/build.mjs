@@ -13,7 +13,6 @@ const BUNDLED_PACKAGES = [
   'bcryptjs', // htpasswd bcrypt hashes ($2y$, $2a$, $2b$), required when a login is checked (handler/site/htpasswd.ts)
   'apache-md5', // htpasswd $apr1$ hashes, likewise
   'unix-crypt-td-js', // htpasswd crypt(3) DES hashes, likewise
-  'unixcrypt', // htpasswd SHA-256/512 crypt hashes ($5$, $6$), likewise
 ];
 
 /**
@@ -47,8 +46,6 @@ export async function buildHandler({ quiet = false } = {}) {
     write: false,
     logLevel: quiet ? 'error' : 'warning',
     plugins: [jsonDataModules],
-    // unixcrypt exports only an ES module, which the handler require()s lazily: its file, past the exports map.
-    alias: { unixcrypt: join(root, 'node_modules', 'unixcrypt', 'dist', 'index.js') },
   });
   // Runtime packages are bundled in, so each one is a deliberate choice: this list names them.
   const foreign = Object.keys(result.metafile.inputs).filter(

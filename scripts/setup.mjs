@@ -13,6 +13,7 @@ const PACKAGES = {
     { command: 'bash', pkg: 'bash', why: 'Shellshock test script' },
     { command: 'chromium', pkg: 'chromium', why: 'browser test (playwright-core drives it)' },
     { command: 'htpasswd', pkg: 'apache2-utils', why: 'site tests make password files in every hash format' },
+    { command: 'aarch64-linux-gnu-gcc', pkg: 'gcc-aarch64-linux-gnu', why: 'site checker test: an arm64 program' },
   ],
 };
 

@@ -38,9 +38,12 @@ export function contentFor(conf: DirConfig, file: string): FileContent {
   return { contentType: type, contentEncoding: encoding };
 }
 
-/** A static file with the type the site decided; `maxBodyBytes` is what the front door can deliver. */
-export function serveFile(conf: DirConfig, req: HttpRequest, file: string, stats: Stats, maxBodyBytes: number): HttpResponse {
-  return serveStatic(req, file, stats, { ...contentFor(conf, file), maxBodyBytes });
+/** A static file with the type the site decided; the options say what the front door can deliver, and how. */
+export function serveFile(
+  conf: DirConfig, req: HttpRequest, file: string, stats: Stats,
+  opts: { maxBodyBytes: number; fromDisk: boolean },
+): HttpResponse {
+  return serveStatic(req, file, stats, { ...contentFor(conf, file), ...opts });
 }
 
 /** Options +Indexes. */

@@ -74,13 +74,12 @@ function sameString(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-export type HashKind = 'bcrypt' | 'apr1' | 'sha1' | 'sha-crypt' | 'crypt' | 'unsupported';
+export type HashKind = 'bcrypt' | 'apr1' | 'sha1' | 'crypt' | 'unsupported';
 
 export function hashKind(hash: string): HashKind {
   if (/^\$2[aby]\$\d\d\$/.test(hash)) return 'bcrypt';
   if (hash.startsWith('$apr1$')) return 'apr1';
   if (hash.startsWith('{SHA}')) return 'sha1';
-  if (/^\$[56]\$/.test(hash)) return 'sha-crypt';
   if (/^[./0-9A-Za-z]{13}$/.test(hash)) return 'crypt';
   return 'unsupported';
 }
@@ -98,10 +97,6 @@ export function verifyPassword(password: string, hash: string): boolean | 'unsup
     }
     case 'sha1':
       return sameString('{SHA}' + createHash('sha1').update(password, 'utf8').digest('base64'), hash);
-    case 'sha-crypt': {
-      const { verify } = require('unixcrypt') as { verify(password: string, hash: string): boolean };
-      return verify(password, hash);
-    }
     case 'crypt': {
       const crypt = require('unix-crypt-td-js') as (password: string, salt: string) => string;
       return sameString(crypt(password, hash.slice(0, 2)), hash);

@@ -4,7 +4,7 @@
  * root), what each directory's configuration says a file is (a script, a file,
  * refused), whether the client may have it, and what its answer carries.
  */
-import { existsSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join } from 'node:path';
 import { ConfigError, NEVER_PASSED, type Config } from '../config';
 import type { Logger } from '../log';
@@ -90,9 +90,6 @@ export class Site {
     private readonly log: Logger,
   ) {
     ({ server: this.server, trees: this.trees } = loadServerConfig(config));
-    if (!config.rootIsFile && !existsSync(config.rootReal)) {
-      log.warn('-', `no ScriptAlias directory at CGI_ROOT ${config.root}: ${config.prefix || '/'} is served from the document root only`);
-    }
   }
 
   /** The directory `.htaccess` files are read from: the highest of the document root and the tree's root that holds `dir`. */

@@ -272,10 +272,15 @@ describe.each(SHAPES)('%s', (_shape, event, base) => {
       expect(errLog()).toContain('AuthType Basic is not set');
     });
 
-    it('a password hash we cannot check refuses the login (500), and the log says why', async () => {
-      const res = await call('/private/secret.txt', { headers: basic('frank', 'plain-text-password') });
+    it.each([
+      ['SHA-512 crypt', 'eve', 'sha512'],
+      ['SHA-256 crypt', 'erin', 'sha256'],
+      ['plain text', 'frank', 'plain-text-password'],
+    ])('a password hash we cannot check (%s) refuses the login (500), and the log says why', async (_kind, user, password) => {
+      const res = await call('/private/secret.txt', { headers: basic(user, password) });
       expect(res.status).toBe(500);
-      expect(errLog()).toContain('hash format that is not supported');
+      expect(text(res)).not.toContain('the secret');
+      expect(errLog()).toContain(`user \\"${user}\\" in ${pw} has a password hash format that is not supported`);
     });
   });
 
@@ -292,8 +297,6 @@ describe.each(SHAPES)('%s', (_shape, event, base) => {
       ['apr1 MD5', 'bob', 'builder'],
       ['SHA-1', 'carol', 'singer'],
       ['crypt(3) DES', 'dave', 'diver'],
-      ['SHA-512 crypt', 'eve', 'sha512'],
-      ['SHA-256 crypt', 'erin', 'sha256'],
     ])('%s from htpasswd logs in; a wrong password is 401', async (_kind, user, password) => {
       const ok = await call('/private/secret.txt', { headers: basic(user, password) });
       expect(ok.status).toBe(200);
@@ -509,7 +512,7 @@ describe('layouts', () => {
     const h = site();
     const res = answerOf(await h.invoke(httpApiEvent({ path: '/index.html' })));
     expect(res.status).toBe(200);
-    expect(h.err.join('')).toContain('no ScriptAlias directory at CGI_ROOT');
+    expect(h.err.filter((l) => l.includes('CGI_ROOT')).length).toBe(1);
     const lines = h.err.length;
     await h.invoke(httpApiEvent({ path: '/index.html' }));
     expect(h.err.length).toBe(lines);
