@@ -9,6 +9,7 @@ import { SpawnRunner } from './process/spawn';
 import type { CgiRunner } from './process/runner';
 import { firstHeader, type HttpRequest, type HttpResponse } from './request';
 import { errorResponse } from './status';
+import { prepareWritable } from './writable';
 
 /** The part of Lambda's context object the handler uses. */
 export interface LambdaContext {
@@ -127,11 +128,11 @@ export function createHandler(options: HandlerOptions = {}) {
   const gw = (): Gateway => {
     if (gateway === undefined) {
       const config = options.config ?? loadConfig();
-      gateway = {
-        config,
-        runner: options.runner ?? new SpawnRunner(),
-        log: options.logger ?? createLogger(config.logFormat),
-      };
+      const log = options.logger ?? createLogger(config.logFormat);
+      const writable = prepareWritable(config);
+      for (const message of writable.warnings) log.warn('-', message);
+      for (const message of writable.errors) log.error('-', message);
+      gateway = { config, runner: options.runner ?? new SpawnRunner(), log };
     }
     return gateway;
   };
