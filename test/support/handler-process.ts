@@ -5,7 +5,7 @@
  * (e.g. `unshare -m` with a read-only bind mount).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { answerOf, type Answer, type Event } from './events';
@@ -31,6 +31,7 @@ export interface HandlerRun {
 /** Invokes `events` concurrently in one fresh handler process with exactly `env` (plus PATH). */
 export function runHandlerProcess(env: Record<string, string>, events: Event[], wrap: string[] = []): Promise<HandlerRun> {
   const dir = mkdtempSync(join(tmpdir(), 'lambda-cgi-proc-'));
+  chmodSync(dir, 0o755); // readable by a wrapped process running as another uid
   const script = join(dir, 'child.js');
   const eventsFile = join(dir, 'events.json');
   writeFileSync(script, CHILD);
