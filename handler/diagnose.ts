@@ -1,5 +1,5 @@
-import { statSync } from 'node:fs';
-import { dirname, relative, resolve } from 'node:path';
+import { realpathSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import type { ParseResult } from './cgi-response';
 import type { Config } from './config';
 import type { CgiOutput } from './process/runner';
@@ -12,7 +12,7 @@ import type { CgiOutput } from './process/runner';
  */
 
 /** The error texts of libc's strerror (Perl's $!, PHP, C's perror), Node's codes, and dash's own wording. */
-const READ_ONLY = /Read-only file system|\bEROFS\b/;
+const READ_ONLY = /Read-only file system|\bEROFS\b|attempt to write a readonly database/;
 const DENIED = /Permission denied|\bEACCES\b/;
 const MISSING = /No such file or directory|\bENOENT\b|Directory nonexistent/;
 const REASONS = /:\s*(?:Read-only file system|Permission denied|No such file or directory|Directory nonexistent)/;
@@ -46,6 +46,28 @@ const FIX = (config: Config, dir: string) =>
   `list the directory in CGI_WRITABLE (CGI_WRITABLE=${writableSuggestion(config, dir)}) so that packaging links it to the data directory, ` +
   'and mount EFS (--param="efsAccessPoint=<arn>") so that what it writes outlasts the instance; temporary files belong in $TMPDIR (/tmp)';
 
+/** The CGI_WRITABLE directory `path` is in (through its link or at its target), and where that leads. */
+function writableEntryFor(config: Config, path: string): { rel: string; target: string } | undefined {
+  for (const rel of config.writable) {
+    const link = join(config.layerRoot, rel);
+    let target = link;
+    try {
+      target = realpathSync.native(link);
+    } catch {
+      // a dangling link: its target is what is missing
+    }
+    if (isInside(path, link) || isInside(path, target)) return { rel, target };
+  }
+  return undefined;
+}
+
+/** The advice when the directory is already writable by configuration, and its target refuses. */
+function mountAdvice(config: Config, path: string): string | undefined {
+  const entry = writableEntryFor(config, path);
+  if (entry === undefined) return undefined;
+  return `${path} is in the CGI_WRITABLE directory ${entry.rel}, linked to ${entry.target}, which refuses it too: check that the EFS access point is mounted (--param="efsAccessPoint=<arn>") and that its POSIX user owns the directory`;
+}
+
 /** One log message explaining a write failure in `stderr`, for a script in `cwd`, or undefined when there is none to explain. */
 export function explainWriteFailure(config: Config, cwd: string, stderr: string[]): string | undefined {
   const siteDirs = [config.layerRoot, config.rootReal, config.documentRoot];
@@ -53,6 +75,8 @@ export function explainWriteFailure(config: Config, cwd: string, stderr: string[
     const raw = pathInLine(line);
     const path = raw === undefined ? undefined : resolve(cwd, raw);
     const inSite = path !== undefined && siteDirs.some((d) => isInside(path, d));
+    const mounted = path === undefined || !(READ_ONLY.test(line) || DENIED.test(line)) ? undefined : mountAdvice(config, path);
+    if (mounted !== undefined) return `script could not write ${path}: ${READ_ONLY.test(line) ? 'the file system is read-only' : 'permission denied'}. ${mounted}`;
     if (READ_ONLY.test(line)) {
       const where = path ?? 'a file';
       return `script could not write ${where}: the file system is read-only. On Lambda the site layer under /opt is read-only, and only /tmp (one instance's own) and an EFS mount can be written: ${FIX(config, path === undefined ? config.layerRoot : dirname(path))}`;
