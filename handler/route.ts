@@ -1,6 +1,7 @@
 import { lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename, extname } from 'node:path';
 import type { Config } from './config';
+import { servedWritableReal } from './writable';
 
 export type Route =
   | {
@@ -181,7 +182,7 @@ function walkStatic(config: Config, segs: string[], path: string): Route {
   }
   if (stats === undefined) return fail(404, 'no such file');
   if (!stats.isFile()) return fail(403, 'not a regular file');
-  const real = realInside(file, rootReal);
+  const real = realInside(file, rootReal) ?? servedWritableReal(config, file);
   if (real === undefined) return fail(403, 'file resolves outside CGI_DOCUMENT_ROOT');
   return { kind: 'static', file: real, stats };
 }

@@ -1,4 +1,4 @@
-import { cpSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Config } from './config';
 
@@ -96,4 +96,31 @@ export function prepareWritable(config: Config): WritableReport {
     );
   }
   return report;
+}
+
+/**
+ * The real path of a static file reached through a CGI_WRITABLE link inside the
+ * document root (a directory the site writes on purpose to have it served:
+ * generated graphs, statistics pages), when it stays inside that link's target;
+ * otherwise undefined, and the routing guards refuse it as any link leaving the
+ * root. `file` is a path below the document root's real path. Scripts are never
+ * run from a writable directory.
+ */
+export function servedWritableReal(config: Config, file: string): string | undefined {
+  const docRoot = config.documentRootReal;
+  if (docRoot === undefined) return undefined;
+  for (const rel of config.writable) {
+    const link = join(config.layerRoot, rel);
+    if (!link.startsWith(config.documentRoot + '/')) continue;
+    const linkInRoot = docRoot + link.slice(config.documentRoot.length);
+    if (!file.startsWith(linkInRoot + '/')) continue;
+    try {
+      const target = realpathSync.native(linkInRoot);
+      const real = realpathSync.native(file);
+      return real.startsWith(target + '/') ? real : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
 }

@@ -8,7 +8,7 @@
  * there is no /opt to unpack into here; the links it follows are the packaged ones.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { httpApiEvent } from './support/events';
@@ -36,9 +36,9 @@ function filesBelow(dir: string): string[] {
 }
 
 /** The site packaged with CGI_WRITABLE=cgi-bin/data,cgi-bin/logs linked into `dataDir`, then unzipped. */
-async function packageAndUnzip(site: string, dataDir: string, into: string): Promise<string> {
+async function packageAndUnzip(site: string, dataDir: string, into: string, writable = ['cgi-bin/data', 'cgi-bin/logs']): Promise<string> {
   const zip = join(into, 'site.zip');
-  await writeZip(layerEntries(site, filesBelow(site), ['cgi-bin/data', 'cgi-bin/logs'], dataDir), zip);
+  await writeZip(layerEntries(site, filesBelow(site), writable, dataDir), zip);
   const layer = join(into, 'opt');
   execFileSync('unzip', ['-q', zip, '-d', layer]);
   return layer;
@@ -163,5 +163,27 @@ describe('CGI_WRITABLE: writable site directories on a durable mount', () => {
     const run = await runHandlerProcess({ ...envFor(layer), CGI_WRITABLE: 'cgi-bin/../../etc' }, [get('/cgi-bin/counter.sh')]);
     expect(run.answers[0].status).toBe(500);
     expect(run.stderr).toContain('CGI_WRITABLE entry \\"cgi-bin/../../etc\\" must be a directory relative to the site layer');
+  }, 30_000);
+
+  it('a writable directory inside the document root is served on purpose, but nothing its links lead out to', async () => {
+    const docs = makeTree({
+      'htdocs/index.html': { content: 'home', mode: 0o644 },
+      'htdocs/graphs/today.svg': { content: '<svg>seed</svg>', mode: 0o644 },
+      'cgi-bin/draw.sh': `#!/bin/sh\nprintf '<svg>%s</svg>' "$QUERY_STRING" > ../htdocs/graphs/new.svg || exit 1\nprintf 'Content-Type: text/plain\\n\\ndrawn\\n'\n`,
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'lambda-cgi-docs-'));
+    try {
+      const docsLayer = await packageAndUnzip(docs, join(dir, 'mnt'), dir, ['htdocs/graphs']);
+      const env = { ...envFor(docsLayer), CGI_WRITABLE: 'htdocs/graphs' };
+      const first = await runHandlerProcess(env, [get('/graphs/today.svg')]);
+      expect([first.answers[0].status, first.answers[0].body.toString()]).toEqual([200, '<svg>seed</svg>']);
+      const drawn = await runHandlerProcess(env, [httpApiEvent({ path: '/cgi-bin/draw.sh', query: 'fresh' })]);
+      expect(drawn.answers[0].status).toBe(200);
+      symlinkSync('/etc/passwd', join(dir, 'mnt/htdocs/graphs/passwd.svg'));
+      const run = await runHandlerProcess(env, [get('/graphs/new.svg'), get('/graphs/passwd.svg')]);
+      expect(run.answers.map((a) => [a.status, a.status === 200 ? a.body.toString() : ''])).toEqual([[200, '<svg>fresh</svg>'], [403, '']]);
+    } finally {
+      cleanup(docs, dir);
+    }
   }, 30_000);
 });
