@@ -17,7 +17,7 @@ import { REPO } from './support/offline';
 import { cleanup, makeTree } from './support/site';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { layerEntries, writeZip, SEED_DIR } = require('../scripts/writable-layer.js');
+const { layerEntries, parseWritable, writeZip, SEED_DIR } = require('../scripts/writable-layer.js');
 
 const COUNTER_SH = `#!/bin/sh
 # A classic hit counter: reads and rewrites data/count.txt next to itself.
@@ -186,4 +186,14 @@ describe('CGI_WRITABLE: writable site directories on a durable mount', () => {
       cleanup(docs, dir);
     }
   }, 30_000);
+
+  it('the packager and the handler accept and refuse the same CGI_WRITABLE entries', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { loadConfig } = require('../handler/config');
+    expect(parseWritable('cgi-bin/data/, htdocs/graphs')).toEqual(loadConfig({ CGI_WRITABLE: 'cgi-bin/data/, htdocs/graphs' }).writable);
+    for (const bad of ['/opt/cgi-bin/data', 'cgi-bin/../..', './data', 'cgi-bin//data', '.lambda-cgi/seed']) {
+      expect(() => parseWritable(bad)).toThrow(/must be a directory relative to the site layer/);
+      expect(() => loadConfig({ CGI_WRITABLE: bad })).toThrow(/must be a directory relative to the site layer/);
+    }
+  });
 });
