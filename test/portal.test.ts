@@ -102,9 +102,15 @@ describe('the example portal on SQLite', () => {
 
   it('the employer page lists the applications, newest first, escaped, with the job applied for', async () => {
     await post({ job: '', name: 'Eve <script>', email: 'eve@example.com', message: 'General <b>question</b>' });
-    const page = await get('/cgi-bin/employer/', '', {});
+    // Without a signed-in user (no Basic auth in front of it here) the page lists nothing.
+    const anonymous = await get('/cgi-bin/employer/');
+    expect(anonymous.status).toBe(403);
+    expect(anonymous.body.toString()).not.toContain('Eve');
+    // REMOTE_USER from an authorizer, as Basic auth would set it.
+    const page = answerOf(await h.invoke(httpApiEvent({ path: '/cgi-bin/employer/' }, { authorizer: { jwt: { claims: { username: 'recruiter' } } } })));
     expect(page.status).toBe(200);
     const html = page.body.toString();
+    expect(html).toContain('Signed in as <b>recruiter</b>');
     const total = Number(sql(db, 'SELECT COUNT(*) FROM applications'));
     expect(html).toContain(`<h1>Applications received: ${total}</h1>`);
     expect(html).toContain('Eve &lt;script&gt;');

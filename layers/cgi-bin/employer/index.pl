@@ -3,7 +3,8 @@
 #
 # GET /cgi-bin/employer/   (behind Basic auth: employer/.htaccess)
 # Lists the newest applications first, with the job applied for.  The
-# server checks the password; REMOTE_USER says who signed in.
+# server checks the password; REMOTE_USER says who signed in, and
+# without it the page answers 403.
 use strict;
 use warnings;
 use FindBin;
@@ -15,6 +16,19 @@ my $LIMIT = 200;
 
 my $method = only_methods('GET', 'HEAD');
 
+# The server checks the password (employer/.htaccess); this page refuses to
+# list anybody's applications to a request nobody signed in for, should the
+# protection ever be missing.
+if (!defined $ENV{REMOTE_USER} || !length $ENV{REMOTE_USER}) {
+    print STDERR "employer/index.pl: refused: no REMOTE_USER (is employer/.htaccess in place?)\n";
+    print_headers(status => '403 Forbidden', headers => ['Cache-Control: no-store']);
+    exit 0 if $method eq 'HEAD';
+    print page_start('Sign-in required');
+    print "<h1>Sign-in required</h1>\n<p>This page is for Acme's recruiters only.</p>\n";
+    print page_end();
+    exit 0;
+}
+
 my $total = count_applications();
 my @apps  = applications(limit => $LIMIT);
 
@@ -22,11 +36,11 @@ print_headers(headers => ['Cache-Control: no-store, private']);
 exit 0 if $method eq 'HEAD';
 
 my $base = cgi_base();
-my $user = defined $ENV{REMOTE_USER} && length $ENV{REMOTE_USER} ? $ENV{REMOTE_USER} : '';
+my $user = $ENV{REMOTE_USER};
 
 print page_start('Applications');
 printf qq{<h1>Applications received: %d</h1>\n}, $total;
-printf qq{<p class="note">Signed in as <b>%s</b>.</p>\n}, html_escape($user) if length $user;
+printf qq{<p class="note">Signed in as <b>%s</b>.</p>\n}, html_escape($user);
 
 if (!@apps) {
     print "<p>No applications yet.</p>\n";
