@@ -99,25 +99,37 @@ export function prepareWritable(config: Config): WritableReport {
 }
 
 /**
- * The real path of a static file reached through a CGI_WRITABLE link inside the
- * document root (a directory the site writes on purpose to have it served:
- * generated graphs, statistics pages), when it stays inside that link's target;
- * otherwise undefined, and the routing guards refuse it as any link leaving the
- * root. `file` is a path below the document root's real path. Scripts are never
- * run from a writable directory.
+ * The CGI_WRITABLE directories inside the document root: a site lists one there
+ * on purpose, to have what it writes served (generated graphs, statistics
+ * pages). Each is a URL path below the document root (decoded, '/graphs'), the
+ * link's path under the document root's real path, and the real path of its
+ * target, the only place files under that URL may come from. Scripts are never
+ * run from a writable directory: routing refuses links out of CGI_ROOT.
  */
-export function servedWritableReal(config: Config, file: string): string | undefined {
+export function servedWritableDirs(config: Config): Array<{ url: string; link: string; root: string }> {
   const docRoot = config.documentRootReal;
-  if (docRoot === undefined) return undefined;
+  if (docRoot === undefined) return [];
+  const out = [];
   for (const rel of config.writable) {
     const link = join(config.layerRoot, rel);
     if (!link.startsWith(config.documentRoot + '/')) continue;
-    const linkInRoot = docRoot + link.slice(config.documentRoot.length);
-    if (!file.startsWith(linkInRoot + '/')) continue;
+    const url = link.slice(config.documentRoot.length);
     try {
-      const target = realpathSync.native(linkInRoot);
+      out.push({ url, link: docRoot + url, root: realpathSync.native(docRoot + url) });
+    } catch {
+      // not there (yet): nothing to serve
+    }
+  }
+  return out;
+}
+
+/** The real path of a static file (a path below the document root's real path) reached through a served writable directory, when it stays in its target. */
+export function servedWritableReal(config: Config, file: string): string | undefined {
+  for (const dir of servedWritableDirs(config)) {
+    if (!file.startsWith(dir.link + '/')) continue;
+    try {
       const real = realpathSync.native(file);
-      return real.startsWith(target + '/') ? real : undefined;
+      return real.startsWith(dir.root + '/') ? real : undefined;
     } catch {
       return undefined;
     }
