@@ -40,7 +40,7 @@ my $user = $ENV{REMOTE_USER};
 
 print page_start('Applications');
 printf qq{<h1>Applications received: %d</h1>\n}, $total;
-printf qq{<p class="note">Signed in as <b>%s</b>.</p>\n}, html_escape($user);
+printf qq{<p class="note">Signed in as <b id="user">%s</b>.</p>\n}, html_escape($user);
 
 if (!@apps) {
     print "<p>No applications yet.</p>\n";
