@@ -26,7 +26,10 @@ export interface Config {
   maxBodyBytes: number;
   /** CGI_MAX_HEADER_BYTES: larger request header sets get 431, longer URLs 414. */
   maxHeaderBytes: number;
-  /** PATH, LANG, TZ, LD_LIBRARY_PATH, PERL5LIB and CGI_PASS_ENV names, copied once from the function's environment. */
+  /**
+   * PATH, TZ, LD_LIBRARY_PATH, PERL5LIB and CGI_PASS_ENV names, copied once from the function's
+   * environment; LANG and LC_ALL are C.UTF-8 unless CGI_PASS_ENV or CGI_ENV_ names a locale variable.
+   */
   passedEnv: Record<string, string>;
   /** CGI_ENV_<NAME>=value sets NAME=value for every script (Apache's SetEnv). */
   fixedEnv: Record<string, string>;
@@ -52,6 +55,8 @@ export interface Config {
    * slashes and would make the redirect loop.
    */
   directorySlash: boolean;
+  /** CGI_MAX_CONCURRENCY: most scripts running at once in one process; more get 503 with Retry-After. Unset: no cap. */
+  maxConcurrency: number | undefined;
   /**
    * CGI_WRITABLE: directories of the site (relative to the layer root, e.g.
    * cgi-bin/data) that scripts write to; packaged as links into CGI_DATA_DIR and
@@ -67,7 +72,12 @@ export interface Config {
 }
 
 export const SERVER_SOFTWARE = 'lambda-cgi/0.1';
-export const DEFAULT_PASS_ENV = ['PATH', 'LANG', 'TZ', 'LD_LIBRARY_PATH', 'PERL5LIB'];
+export const DEFAULT_PASS_ENV = ['PATH', 'TZ', 'LD_LIBRARY_PATH', 'PERL5LIB'];
+/**
+ * The one UTF-8 locale Lambda's Amazon Linux 2023 image has. Lambda sets
+ * LANG=en_US.UTF-8, which it lacks: Perl would warn about it on every request.
+ */
+export const DEFAULT_LOCALE = 'C.UTF-8';
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 /** Never handed to a script, whatever CGI_PASS_ENV says: the function's own credentials, and httpoxy. */
 const NEVER_PASSED = new Set(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'HTTP_PROXY']);
@@ -144,6 +154,13 @@ function passedEnvFrom(env: Env): Record<string, string> {
   return out;
 }
 
+/** LANG and LC_ALL for scripts, unless the function names any locale variable itself. */
+function withLocale(passed: Record<string, string>, fixed: Record<string, string>): Record<string, string> {
+  const named = (name: string) => name === 'LANG' || name.startsWith('LC_');
+  if (Object.keys(passed).some(named) || Object.keys(fixed).some(named)) return passed;
+  return { ...passed, LANG: DEFAULT_LOCALE, LC_ALL: DEFAULT_LOCALE };
+}
+
 function fixedEnvFrom(env: Env): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
@@ -172,6 +189,7 @@ export function loadConfig(env: Env = process.env): Config {
   const rootReal = realOrUndefined(root);
   const interpreters = parseInterpreters(env, env.CGI_INTERPRETERS);
   const logFormat = (env.CGI_LOG_FORMAT || 'json').toLowerCase();
+  const fixedEnv = fixedEnvFrom(env);
   if (logFormat !== 'json' && logFormat !== 'combined') {
     throw new ConfigError(`CGI_LOG_FORMAT must be "json" or "combined", got "${env.CGI_LOG_FORMAT}"`);
   }
@@ -186,8 +204,8 @@ export function loadConfig(env: Env = process.env): Config {
     timeoutMs: positiveInt(env, 'CGI_TIMEOUT_MS', undefined),
     maxBodyBytes: positiveInt(env, 'CGI_MAX_BODY_BYTES', 6 * 1024 * 1024)!,
     maxHeaderBytes: positiveInt(env, 'CGI_MAX_HEADER_BYTES', 64 * 1024)!,
-    passedEnv: passedEnvFrom(env),
-    fixedEnv: fixedEnvFrom(env),
+    passedEnv: withLocale(passedEnvFrom(env), fixedEnv),
+    fixedEnv,
     interpreterByPath: interpreters.byPath,
     interpreterByExt: interpreters.byExt,
     passAuth: flag(env.CGI_PASS_AUTH, false),
@@ -197,6 +215,7 @@ export function loadConfig(env: Env = process.env): Config {
     logFormat,
     serveStatic: flag(env.CGI_STATIC, true),
     directorySlash: flag(env.CGI_DIRECTORY_SLASH, !env.IS_OFFLINE),
+    maxConcurrency: positiveInt(env, 'CGI_MAX_CONCURRENCY', undefined),
     writable: parseWritable(env.CGI_WRITABLE),
     layerRoot: localPath(env, '/opt'),
     dataDir: env.CGI_DATA_DIR ? resolve(env.CGI_DATA_DIR) : env.IS_OFFLINE ? resolve('.data') : undefined,

@@ -16,6 +16,7 @@ const PACKAGES = {
     { command: 'unzip', pkg: 'unzip', why: 'unpacks the packaged layer as Lambda does (writable links)' },
     { command: 'sqlite3', pkg: 'sqlite3', why: 'reads the example portal\'s database in its tests' },
     { command: 'unshare', pkg: 'util-linux', why: 'read-only bind mount for the EROFS diagnosis test' },
+    { command: 'aarch64-linux-gnu-gcc', pkg: 'gcc-aarch64-linux-gnu', why: 'site checker test: an arm64 program' },
   ],
 };
 
