@@ -63,6 +63,18 @@ export interface Config {
   functionEnv: (name: string) => string | undefined;
   /** CGI_MAX_CONCURRENCY: most scripts running at once in one process; more get 503 with Retry-After. Unset: no cap. */
   maxConcurrency: number | undefined;
+  /**
+   * CGI_WRITABLE: directories of the site (relative to the layer root, e.g.
+   * cgi-bin/data) that scripts write to; packaged as links into CGI_DATA_DIR and
+   * seeded at start (writable.ts).
+   */
+  writable: string[];
+  /** The layer root the CGI_WRITABLE paths are relative to: /opt, or where serverless-offline reads it from. */
+  layerRoot: string;
+  /** CGI_DATA_DIR: the durable data directory (the EFS mount); under serverless-offline, default ./.data. */
+  dataDir: string | undefined;
+  /** Running under serverless-offline (IS_OFFLINE). */
+  offline: boolean;
 }
 
 export const SERVER_SOFTWARE = 'lambda-cgi/0.1';
@@ -165,6 +177,18 @@ function fixedEnvFrom(env: Env): Record<string, string> {
   return out;
 }
 
+/** CGI_WRITABLE entries: relative paths that stay inside the layer (the packager applies the same rule). */
+function parseWritable(raw: string | undefined): string[] {
+  return list(raw, []).map((entry) => {
+    const rel = entry.replace(/\/+$/, '');
+    const segs = rel.split('/');
+    if (rel.startsWith('/') || segs.some((s) => s === '' || s === '.' || s === '..' || s.startsWith('.lambda-cgi'))) {
+      throw new ConfigError(`CGI_WRITABLE entry "${entry}" must be a directory relative to the site layer (e.g. cgi-bin/data)`);
+    }
+    return rel;
+  });
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const root = localPath(env, env.CGI_ROOT || '/opt/cgi-bin');
   const documentRoot = localPath(env, env.CGI_DOCUMENT_ROOT || '/opt/htdocs');
@@ -201,5 +225,9 @@ export function loadConfig(env: Env = process.env): Config {
     localPath: (path) => localPath(env, path),
     functionEnv: (name) => (NEVER_PASSED.has(name) ? undefined : env[name]),
     maxConcurrency: positiveInt(env, 'CGI_MAX_CONCURRENCY', undefined),
+    writable: parseWritable(env.CGI_WRITABLE),
+    layerRoot: localPath(env, '/opt'),
+    dataDir: env.CGI_DATA_DIR ? resolve(env.CGI_DATA_DIR) : env.IS_OFFLINE ? resolve('.data') : undefined,
+    offline: Boolean(env.IS_OFFLINE),
   };
 }

@@ -2,6 +2,7 @@ import { dirname } from 'node:path';
 import { buildCgiEnv, isindexArgs, requestUri } from './cgi-env';
 import { parseCgiResponse } from './cgi-response';
 import type { Config } from './config';
+import { diagnoseFailure } from './diagnose';
 import { resolveCommand } from './interpreter';
 import { capUri, type Logger } from './log';
 import type { CgiOutput, CgiRunner } from './process/runner';
@@ -149,6 +150,8 @@ async function runScript(
   const held = stream?.heldOutput();
   const parsed = parseCgiResponse(held?.stdout ?? out.stdout, { nph: route.nph, head, bodyFollows: held?.bodyDropped });
   for (const w of parsed.warnings) log.warn(inv.requestId, w, { script });
+  const diagnosis = diagnoseFailure(config, dirname(route.file), out, parsed);
+  if (diagnosis !== undefined) log.error(inv.requestId, diagnosis, { script });
   if (!parsed.ok) {
     return fail(500, `bad script response: ${parsed.error}`, { ...exit, stderrTail: out.stderrTail });
   }

@@ -14,6 +14,7 @@ import { startupProblems } from './startup';
 import { errorResponse } from './status';
 import { STREAM_MAX_BYTES, type ResponseSink } from './stream';
 import { endStream, preludeOf, responseSink, sendWhole, streamifyResponse, type LambdaResponseStream } from './lambda-stream';
+import { prepareWritable } from './writable';
 
 /** The part of Lambda's context object the handler uses. */
 export interface LambdaContext {
@@ -171,6 +172,9 @@ function gatewayOnce(options: HandlerOptions): () => Gateway {
       const log = options.logger ?? createLogger(config.logFormat);
       gateway = { config, runner: options.runner ?? new SpawnRunner(), log, running: { count: 0 }, site: new Site(config, log) };
       for (const problem of startupProblems(config)) gateway.log.warn('startup', problem);
+      const writable = prepareWritable(config);
+      for (const message of writable.warnings) gateway.log.warn('startup', message);
+      for (const message of writable.errors) gateway.log.error('startup', message);
     }
     return gateway;
   };

@@ -1,6 +1,7 @@
 import { lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename, extname } from 'node:path';
 import type { Config } from './config';
+import { servedWritableDirs } from './writable';
 
 /** One URL prefix mapped onto a directory: a ScriptAlias (everything runs) or a document tree. */
 export interface Tree {
@@ -148,6 +149,8 @@ export function treesOf(config: Config, policy: RoutePolicy): Tree[] {
   const trees = [...policy.trees];
   trees.push({ kind: 'script', url: config.prefix, root: config.rootReal, isFile: config.rootIsFile });
   if (config.serveStatic && config.documentRootReal !== undefined) {
+    // A CGI_WRITABLE directory inside the document root is served from its link's target, and only from there.
+    for (const dir of servedWritableDirs(config)) trees.push({ kind: 'static', url: dir.url, root: dir.root });
     trees.push({ kind: 'static', url: '', root: config.documentRootReal });
   }
   return trees;

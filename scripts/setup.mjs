@@ -8,11 +8,15 @@ const PACKAGES = {
     { command: 'perl', pkg: 'perl', why: 'runs the example Perl CGI scripts' },
     { command: 'cc', pkg: 'gcc', why: 'builds the example C CGI program' },
     { command: 'make', pkg: 'make', why: 'builds the example C CGI program' },
+    { check: 'perl -MDBD::SQLite -e 1', pkg: 'libdbd-sqlite3-perl', why: 'the example portal\'s database (DBI, DBD::SQLite)' },
   ],
   test: [
     { command: 'bash', pkg: 'bash', why: 'Shellshock test script' },
     { command: 'chromium', pkg: 'chromium', why: 'browser test (playwright-core drives it)' },
     { command: 'htpasswd', pkg: 'apache2-utils', why: 'site tests make password files in every hash format' },
+    { command: 'unzip', pkg: 'unzip', why: 'unpacks the packaged layer as Lambda does (writable links)' },
+    { command: 'sqlite3', pkg: 'sqlite3', why: 'reads the example portal\'s database in its tests' },
+    { command: 'unshare', pkg: 'util-linux', why: 'read-only bind mount for the EROFS diagnosis test' },
     { command: 'aarch64-linux-gnu-gcc', pkg: 'gcc-aarch64-linux-gnu', why: 'site checker test: an arm64 program' },
   ],
 };
@@ -20,12 +24,13 @@ const PACKAGES = {
 const target = (process.argv.find((a) => a.startsWith('--for=')) ?? '--for=test').slice('--for='.length);
 const wanted = target === 'start' ? PACKAGES.start : [...PACKAGES.start, ...PACKAGES.test];
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
-const missing = wanted.filter((p) => !has(p.command));
+const present = (p) => (p.check ? spawnSync('sh', ['-c', p.check], { stdio: 'ignore' }).status === 0 : has(p.command));
+const missing = wanted.filter((p) => !present(p));
 
 if (missing.length === 0) process.exit(0);
 
 const pkgs = [...new Set(missing.map((p) => p.pkg))];
-console.log(`setup: installing ${pkgs.join(', ')} (${missing.map((p) => `${p.command}: ${p.why}`).join('; ')})`);
+console.log(`setup: installing ${pkgs.join(', ')} (${missing.map((p) => `${p.command ?? p.check}: ${p.why}`).join('; ')})`);
 const isRoot = process.getuid?.() === 0;
 const sudo = isRoot ? [] : has('sudo') ? ['sudo', '-n'] : undefined;
 if (sudo === undefined || !has('apt-get')) {
@@ -43,8 +48,8 @@ try {
   run(['apt-get', 'update']);
   run(['apt-get', 'install', '-y', '--no-install-recommends', ...pkgs]);
 }
-const still = missing.filter((p) => !has(p.command));
+const still = missing.filter((p) => !present(p));
 if (still.length > 0) {
-  console.error(`setup: still missing after install: ${still.map((p) => p.command).join(', ')}`);
+  console.error(`setup: still missing after install: ${still.map((p) => p.command ?? p.check).join(', ')}`);
   process.exit(1);
 }

@@ -74,6 +74,15 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ CGI_INTERPRETERS: '/usr/bin/perl' })).toThrow(/CGI_INTERPRETERS entry "\/usr\/bin\/perl"/);
   });
 
+  it('CGI_WRITABLE and CGI_DATA_DIR: a list relative to the layer root, ./.data locally, nothing that leaves the layer', () => {
+    expect(loadConfig({ CGI_WRITABLE: '', CGI_DATA_DIR: '' })).toMatchObject({ writable: [], dataDir: undefined, layerRoot: '/opt', offline: false });
+    expect(loadConfig({ CGI_WRITABLE: 'cgi-bin/data/, cgi-bin/logs', CGI_DATA_DIR: '/mnt/site' })).toMatchObject({ writable: ['cgi-bin/data', 'cgi-bin/logs'], dataDir: '/mnt/site' });
+    expect(loadConfig({ IS_OFFLINE: 'true', CGI_OFFLINE_LAYER_DIR: '/srv/site' })).toMatchObject({ layerRoot: '/srv/site', dataDir: resolve('.data'), offline: true });
+    for (const bad of ['/opt/cgi-bin/data', 'cgi-bin/../..', './data', 'cgi-bin//data', '.lambda-cgi/seed']) {
+      expect(() => loadConfig({ CGI_WRITABLE: bad })).toThrow(ConfigError);
+    }
+  });
+
   it('numbers must be positive integers', () => {
     expect(loadConfig({ CGI_TIMEOUT_MS: '2500' }).timeoutMs).toBe(2500);
     expect(() => loadConfig({ CGI_TIMEOUT_MS: '-1' })).toThrow(/CGI_TIMEOUT_MS must be a positive integer/);

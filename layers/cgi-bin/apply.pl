@@ -4,13 +4,13 @@
 # GET  /cgi-bin/apply.pl?job=17   show the form
 # POST /cgi-bin/apply.pl          (application/x-www-form-urlencoded)
 #   invalid -> the form again (200) with error messages, values kept
-#   valid   -> appended to $ACME_DATA_DIR/acme-applications.log (default
-#              /tmp), then "303 See Other" to thanks.pl with two cookies
+#   valid   -> inserted into the applications table of db/acme.db (the
+#              site's writable directory; $ACME_DATA_DIR overrides it),
+#              then "303 See Other" to thanks.pl with two cookies
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use Fcntl qw(:flock);
 use POSIX qw(strftime);
 use AcmeJobs qw(:all);
 
@@ -93,23 +93,21 @@ if (%errors) {
     exit 0;
 }
 
-# --- store the application
-my $dir = defined $ENV{ACME_DATA_DIR} && length $ENV{ACME_DATA_DIR} ? $ENV{ACME_DATA_DIR} : '/tmp';
-my $log = "$dir/acme-applications.log";
-my $ok = 0;
-if (open my $fh, '>>', $log) {
-    if (flock $fh, LOCK_EX) {
-        my @rec = (strftime('%Y-%m-%dT%H:%M:%SZ', gmtime),
-                   $job ? $job->{id} : '-',
-                   $v{name}, $v{email}, $v{message},
-                   defined $ENV{REMOTE_ADDR} ? $ENV{REMOTE_ADDR} : '-');
-        for (@rec) { s/\\/\\\\/g; s/\t/\\t/g; s/\n/\\n/g; }
-        $ok = print {$fh} join("\t", @rec), "\n";
-    }
-    $ok = 0 unless close $fh;
-}
-if (!$ok) {
-    print STDERR "apply.pl: cannot write $log: $!\n";
+# --- store the application (one transaction; concurrent posters wait their turn)
+my $saved = eval {
+    add_application(
+        received    => strftime('%Y-%m-%dT%H:%M:%SZ', gmtime),
+        job_id      => $job ? $job->{id} : undef,
+        name        => $v{name},
+        email       => $v{email},
+        message     => $v{message},
+        remote_addr => $ENV{REMOTE_ADDR},
+    );
+};
+if (!$saved) {
+    my $err = $@ || 'unknown error';
+    $err =~ s/\s+\z//;
+    print STDERR "apply.pl: cannot save the application to ", db_file(), ": $err\n";
     print_headers(status => '500 Internal Server Error');
     print page_start('Error');
     print "<h1>Sorry, something went wrong</h1>\n<p>We could not save your application. Please try again later.</p>\n";

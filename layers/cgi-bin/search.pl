@@ -2,6 +2,8 @@
 # search.pl - search the Acme Jobs listings.
 #
 # GET /cgi-bin/search.pl?q=perl&loc=remote&category=Engineering&page=2
+# The listings are in the site's SQLite database (see lib/AcmeJobs.pm);
+# the search is one query with placeholders, a page at a time.
 # Links are built from SCRIPT_NAME, so they work under any prefix
 # (e.g. an API Gateway stage: /dev/cgi-bin/search.pl).
 use strict;
@@ -24,23 +26,15 @@ $cat = substr($cat, 0, 100) if length $cat > 100;
 
 my @words = grep { length } split /\s+/, lc $q;
 
-my @hits;
-for my $j (load_jobs()) {
-    my $hay = lc join ' ', $j->{title}, $j->{description}, $j->{company};
-    next if grep { index($hay, $_) < 0 } @words;
-    next if length $loc && index(lc $j->{location}, lc $loc) < 0;
-    next if length $cat && lc $j->{category} ne lc $cat;
-    push @hits, $j;
-}
-
-my $total = @hits;
+my %filter = (words => \@words, loc => $loc, category => $cat);
+my $total = count_jobs(%filter);
 my $pages = $total ? int(($total + $PER_PAGE - 1) / $PER_PAGE) : 1;
 my $page  = defined $p->{page} && $p->{page} =~ /\A[0-9]{1,6}\z/ ? $p->{page} + 0 : 1;
 $page = 1      if $page < 1;
 $page = $pages if $page > $pages;
 my $first = ($page - 1) * $PER_PAGE;
-my $last  = $first + $PER_PAGE - 1;
-$last = $total - 1 if $last > $total - 1;
+my @hits = search_jobs(%filter, limit => $PER_PAGE, offset => $first);
+my $last = $first + @hits - 1;
 
 my $self = defined $ENV{SCRIPT_NAME} ? $ENV{SCRIPT_NAME} : '/cgi-bin/search.pl';
 my $base = cgi_base();
@@ -120,7 +114,7 @@ else {
         $first + 1, $last + 1, $total, $page, $pages;
     print qq{<table class="results">\n<tr><th>Job title</th><th>Company</th><th>Location</th><th>Salary</th><th>Posted</th></tr>\n};
     my $row = 0;
-    for my $j (@hits[$first .. $last]) {
+    for my $j (@hits) {
         my $cls = $row++ % 2 ? 'odd' : 'even';
         my $desc = $j->{description};
         $desc = substr($desc, 0, 110) . '...' if length $desc > 113;

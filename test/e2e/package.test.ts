@@ -9,8 +9,8 @@
  * holds the site with its file modes, and the CloudFormation template wires the
  * layer, the settings and the chosen front door to the function.
  */
-import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
@@ -62,7 +62,7 @@ function filesBelow(dir: string): string[] {
   return out.sort();
 }
 
-const SKIP = new Set(['node_modules', '.git', '.serverless', 'dist', 'coverage', 'test']);
+const SKIP = new Set(['node_modules', '.git', '.serverless', 'dist', 'coverage', 'test', '.data']);
 
 /** A copy of the project (without its build outputs and tests) sharing its node_modules. */
 function copyProject(to: string): void {
@@ -70,7 +70,8 @@ function copyProject(to: string): void {
     recursive: true,
     filter: (src) => {
       const rel = relative(REPO, src);
-      return rel === '' || !(SKIP.has(rel.split('/')[0]) || rel.endsWith('.log'));
+      // layers/cgi-bin/db is serverless-offline's link to the local .data/, not part of the site.
+      return rel === '' || !(SKIP.has(rel.split('/')[0]) || rel.endsWith('.log') || rel === 'layers/cgi-bin/db');
     },
   });
   symlinkSync(join(REPO, 'node_modules'), join(to, 'node_modules'));
@@ -89,7 +90,7 @@ let tmp: string;
 let project: string;
 const packaged: Record<string, Packaged> = {};
 
-function runPackage(name: string, params: string[]): Promise<Packaged> {
+function runPackage(name: string, params: string[], env: Record<string, string> = {}): Promise<Packaged> {
   const dir = join(tmp, `out-${name}`);
   return new Promise((resolve, reject) => {
     const child = spawn(SERVERLESS, ['package', '--package', dir, ...params.map((p) => `--param=${p}`)], {
@@ -104,6 +105,7 @@ function runPackage(name: string, params: string[]): Promise<Packaged> {
         AWS_SESSION_TOKEN: '',
         AWS_CONFIG_FILE: join(tmp, 'no-aws-config'),
         AWS_SHARED_CREDENTIALS_FILE: join(tmp, 'no-aws-credentials'),
+        ...env,
       }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -122,6 +124,7 @@ function runPackage(name: string, params: string[]): Promise<Packaged> {
 }
 
 const PERL_LAYER = 'arn:aws:lambda:us-east-1:123456789012:layer:perl-5-38-runtime:1';
+const ACCESS_POINT = 'arn:aws:elasticfilesystem:us-east-1:123456789012:access-point/fsap-0123456789abcdef0';
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'lambda-cgi-package-'));
@@ -135,9 +138,12 @@ beforeAll(async () => {
   packaged.rest = await runPackage('rest', ['api=rest']);
   packaged.url = await runPackage('url', ['api=url']);
   packaged.perl = await runPackage('perl', [`perlLayer=${PERL_LAYER}`]);
+  packaged.efs = await runPackage('efs', [`efsAccessPoint=${ACCESS_POINT}`, 'subnetIds=subnet-a,subnet-b', 'securityGroupIds=sg-1']);
+  packaged.seeded = await runPackage('seeded', [], { CGI_WRITABLE: 'cgi-bin/data,htdocs/counter' });
+
   packaged.urlStream = await runPackage('url-stream', ['api=url', 'stream=true']);
   packaged.restStream = await runPackage('rest-stream', ['api=rest', 'stream=true']);
-}, 300_000);
+}, 360_000);
 
 afterAll(async () => {
   await stub?.stop();
@@ -178,7 +184,8 @@ describe('serverless package, offline', () => {
     let entries: ZipEntry[];
     const site = () => join(project, 'layers');
     beforeAll(() => {
-      entries = readZip(join(packaged.http.dir, 'site.zip'));
+      // The writable directory's link (tested below) is the one entry that is not a file of layers/.
+      entries = readZip(join(packaged.http.dir, 'site.zip')).filter((e) => e.name !== 'cgi-bin/db');
     });
 
     it('holds the site: cgi-bin/ and htdocs/ at its root, not the C sources or the README', () => {
@@ -212,6 +219,40 @@ describe('serverless package, offline', () => {
         const disk = (statSync(join(site(), e.name)).mode & 0o777).toString(8);
         expect({ name: e.name, mode: (e.mode & 0o777).toString(8) }).toEqual({ name: e.name, mode: disk });
       }
+    });
+  });
+
+  describe('CGI_WRITABLE in the layer zip', () => {
+    const S_IFLNK = 0o120000;
+    const entry = (api: string, name: string) => readZip(join(packaged[api].dir, 'site.zip')).find((e) => e.name === name);
+
+    it('the example\'s cgi-bin/db is a symlink into /tmp/lambda-cgi without a mount, into /mnt/site with EFS', () => {
+      for (const [api, target] of [['http', '/tmp/lambda-cgi/cgi-bin/db'], ['efs', '/mnt/site/cgi-bin/db']]) {
+        const link = entry(api, 'cgi-bin/db')!;
+        expect({ api, type: link.mode & 0o170000, madeBy: link.madeBy, target: link.data.toString() }).toEqual({ api, type: S_IFLNK, madeBy: 3, target });
+      }
+    });
+
+    it('a writable directory with files: a link, and its files (modes kept) under .lambda-cgi/seed/', () => {
+      const all = readZip(join(packaged.seeded.dir, 'site.zip'));
+      const names = all.map((e) => e.name);
+      expect(names.filter((n) => n.startsWith('cgi-bin/data'))).toEqual(['cgi-bin/data']);
+      expect(entry('seeded', 'cgi-bin/data')!.data.toString()).toBe('/tmp/lambda-cgi/cgi-bin/data');
+      // A writable directory the site does not have yet is a link with nothing to seed.
+      expect(entry('seeded', 'htdocs/counter')!.data.toString()).toBe('/tmp/lambda-cgi/htdocs/counter');
+      expect(names.filter((n) => n.startsWith('.lambda-cgi/')).sort()).toEqual(['.lambda-cgi/seed/cgi-bin/data/acme-brochure.pdf', '.lambda-cgi/seed/cgi-bin/data/jobs.tsv']);
+      const seed = entry('seeded', '.lambda-cgi/seed/cgi-bin/data/jobs.tsv')!;
+      expect(seed.data.equals(readFileSync(join(project, 'layers/cgi-bin/data/jobs.tsv')))).toBe(true);
+      expect((seed.mode & 0o7777).toString(8)).toBe('644');
+      expect(names).toContain('cgi-bin/search.pl');
+    });
+
+    it('unzip (as Lambda extracts a layer) makes the links real symlinks', () => {
+      const out = join(tmp, 'unzipped');
+      execFileSync('unzip', ['-q', join(packaged.seeded.dir, 'site.zip'), '-d', out]);
+      expect(lstatSync(join(out, 'cgi-bin/data')).isSymbolicLink()).toBe(true);
+      expect(readlinkSync(join(out, 'cgi-bin/data'))).toBe('/tmp/lambda-cgi/cgi-bin/data');
+      expect(statSync(join(out, 'cgi-bin/search.pl')).mode & 0o777).toBe(0o755);
     });
   });
 
@@ -257,8 +298,33 @@ describe('serverless package, offline', () => {
         CGI_CONFIG: '',
         CGI_MAX_CONCURRENCY: '',
         CGI_OFFLINE_LAYER_DIR: '',
-        CGI_ENV_ACME_DATA_DIR: '/tmp',
+        CGI_WRITABLE: 'cgi-bin/db',
+        CGI_DATA_DIR: '',
+        CGI_ENV_ACME_DATA_DIR: '',
+        CGI_ENV_TMPDIR: '/tmp',
       });
+    });
+
+    it('--param=efsAccessPoint with subnets and security groups: the access point at /mnt/site in that VPC', () => {
+      const p = fn('efs').Properties;
+      expect(p.FileSystemConfigs).toEqual([{ Arn: ACCESS_POINT, LocalMountPath: '/mnt/site' }]);
+      expect(p.VpcConfig).toEqual({ SecurityGroupIds: ['sg-1'], SubnetIds: ['subnet-a', 'subnet-b'] });
+      expect(p.Environment.Variables.CGI_DATA_DIR).toBe('/mnt/site');
+      const role = JSON.stringify(packaged.efs.resources.IamRoleLambdaExecution);
+      expect(role).toContain('elasticfilesystem:ClientMount');
+      expect(role).toContain('elasticfilesystem:ClientWrite');
+      expect(role).toContain('AWSLambdaVPCAccessExecutionRole');
+    });
+
+    it('efsAccessPoint without subnets or security groups fails the packaging and says what is missing', async () => {
+      await expect(runPackage('efs-no-vpc', [`efsAccessPoint=${ACCESS_POINT}`])).rejects.toThrow(/needs --param="subnetIds=subnet-a,subnet-b" and --param="securityGroupIds=sg-1"/);
+    }, 60_000);
+
+    it.each(['http', 'rest', 'url', 'perl'])('%s: without efsAccessPoint, neither a file system nor a VPC', (api) => {
+      const p = fn(api).Properties;
+      expect(p.FileSystemConfigs).toBeUndefined();
+      expect(p.VpcConfig).toBeUndefined();
+      expect(JSON.stringify(packaged[api].template)).not.toContain('elasticfilesystem');
     });
 
     it('http (default): an HTTP API whose routes ANY / and ANY /{proxy+} go to the function', () => {

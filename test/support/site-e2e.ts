@@ -8,7 +8,8 @@
  * Expected search results come from layers/cgi-bin/data/jobs.tsv, read here
  * independently of the Perl code.
  */
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO, startOffline, type Offline } from './offline';
@@ -110,11 +111,13 @@ export function describeSite(api: 'http' | 'rest'): void {
         writeFileSync(join(cgiRoot, name), text);
         chmodSync(join(cgiRoot, name), 0o755);
       }
-      server = await startOffline({ api, env: { CGI_ROOT: cgiRoot } });
+      // The site's writable cgi-bin/db becomes a link into tmp/.data (as ./.data for npm start).
+      server = await startOffline({ api, env: { CGI_ROOT: cgiRoot, CGI_OFFLINE_LAYER_DIR: tmp, CGI_DATA_DIR: join(tmp, '.data') } });
       stage = server.stagePath;
       // Copied once the server is up: starting it is what builds logo.cgi into layers/cgi-bin.
       // logo.cgi reads ../htdocs/logo.png next to its own directory, hence htdocs too.
-      cpSync(join(LAYER, 'cgi-bin'), cgiRoot, { recursive: true });
+      // Not layers/cgi-bin/db: a local npm start's link to the project's own .data/.
+      cpSync(join(LAYER, 'cgi-bin'), cgiRoot, { recursive: true, filter: (src) => src !== join(LAYER, 'cgi-bin', 'db') });
       cpSync(join(LAYER, 'htdocs'), join(tmp, 'htdocs'), { recursive: true });
     }, 90_000);
 
@@ -231,6 +234,12 @@ export function describeSite(api: 'http' | 'rest'): void {
         expect(cookies.map((c) => c.pair)).toEqual(['applicant=Zo%C3%AB%20Public', 'last_job=7']);
         expect(cookies[0].attrs).toEqual(expect.arrayContaining(['path=/', 'httponly', 'samesite=lax']));
         expect(cookies[1].attrs).toEqual(expect.arrayContaining(['path=/', 'max-age=2592000']));
+
+        // Stored in the database in the writable directory, a link into the data directory.
+        expect(lstatSync(join(tmp, 'cgi-bin', 'db')).isSymbolicLink()).toBe(true);
+        const rows = execFileSync('sqlite3', ['-separator', '|', join(tmp, '.data', 'cgi-bin', 'db', 'acme.db'),
+          "SELECT job_id, name, email, message FROM applications WHERE email = 'zoe@example.com'"], { encoding: 'utf8' });
+        expect(rows).toBe('7|Zoë Public|zoe@example.com|I maintain Perl since 1998.\n');
 
         // The browser sends the cookies back to the Location.
         thanks = await request(page.headers.get('location')!, { headers: { cookie: cookies.map((c) => c.pair).join('; ') } });
