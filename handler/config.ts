@@ -52,11 +52,26 @@ export interface Config {
    * slashes and would make the redirect loop.
    */
   directorySlash: boolean;
+  /** CGI_PERL_WORKER: run eligible Perl scripts in the persistent Perl worker ('off' disables). */
+  perlWorker: boolean;
+  /** CGI_PERL_WORKER_EXCLUDE: globs (relative to the script's root) of Perl scripts that always run by plain spawn. */
+  perlWorkerExclude: string[];
+  /** CGI_PERL_PRELOAD: modules the worker loads once at start-up. */
+  perlPreload: string[];
+  /** CGI_PERL_PRECOMPILE: globs of scripts compiled once into a zygote of their own (opt-in). */
+  perlPrecompile: string[];
+  /** CGI_PERL_WORKER_MAX_REQUESTS: requests after which the worker is replaced by a fresh one. */
+  perlWorkerMaxRequests: number;
 }
 
 export const SERVER_SOFTWARE = 'lambda-cgi/0.1';
 export const DEFAULT_PASS_ENV = ['PATH', 'LANG', 'TZ', 'LD_LIBRARY_PATH', 'PERL5LIB'];
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+/** CGI plus what CGI.pm loads lazily on first use, and a small core set most CGI scripts use. */
+export const DEFAULT_PERL_PRELOAD = [
+  'CGI', 'CGI::Util', 'CGI::Cookie', 'HTML::Entities', 'Encode', 'POSIX', 'Data::Dumper', 'File::Spec',
+  'Time::Local', 'Digest::MD5', 'Fcntl', 'Carp',
+];
 /** Never handed to a script, whatever CGI_PASS_ENV says: the function's own credentials, and httpoxy. */
 const NEVER_PASSED = new Set(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'HTTP_PROXY']);
 
@@ -173,5 +188,10 @@ export function loadConfig(env: Env = process.env): Config {
     logFormat,
     serveStatic: flag(env.CGI_STATIC, true),
     directorySlash: flag(env.CGI_DIRECTORY_SLASH, !env.IS_OFFLINE),
+    perlWorker: flag(env.CGI_PERL_WORKER, true),
+    perlWorkerExclude: list(env.CGI_PERL_WORKER_EXCLUDE, []),
+    perlPreload: list(env.CGI_PERL_PRELOAD, DEFAULT_PERL_PRELOAD),
+    perlPrecompile: list(env.CGI_PERL_PRECOMPILE, []),
+    perlWorkerMaxRequests: positiveInt(env, 'CGI_PERL_WORKER_MAX_REQUESTS', 10_000)!,
   };
 }

@@ -56,9 +56,10 @@ async function runScript(
 ): Promise<HttpResponse | { localRedirect: string }> {
   const { config, log, runner } = gw;
   const script = req.basePath + route.scriptName;
+  let servedBy: string | undefined;
   const fail = (status: number, message: string, detail?: Record<string, unknown>) => {
     log.error(inv.requestId, message, { script, ...detail });
-    return { ...errorResponse(status), script };
+    return { ...errorResponse(status), script, runner: servedBy };
   };
   const command = resolveCommand(config, route.file, route.stats);
   if (command.error !== undefined) return fail(500, `cannot execute script: ${command.error}`);
@@ -78,6 +79,7 @@ async function runScript(
     maxOutputBytes: inv.maxOutputBytes,
     onStderrLine: (line) => log.stderr(inv.requestId, script, line),
   });
+  servedBy = out.runner;
   const exit = { exitCode: out.exitCode, signal: out.signal };
   if (out.startError !== undefined) return fail(500, `cannot execute script: ${out.startError}`);
   if (out.timedOut) return fail(504, `script timed out after ${timeoutMs} ms; its process group was killed`);
@@ -93,7 +95,7 @@ async function runScript(
   if (out.exitCode !== 0) log.warn(inv.requestId, 'script exited abnormally after sending its headers', { script, ...exit });
   const res = parsed.response;
   if (res.kind === 'local-redirect') return { localRedirect: res.location };
-  return { status: res.status, reason: res.reason, headers: res.headers, body: res.body, script };
+  return { status: res.status, reason: res.reason, headers: res.headers, body: res.body, script, runner: servedBy };
 }
 
 async function dispatch(

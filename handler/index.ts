@@ -5,7 +5,7 @@ import { loadConfig, type Config } from './config';
 import { BadEventError, describeEvent, detectEventFormat, isWarmup, sketchRequest, type EventFormat } from './events';
 import { serveRequest, withBasePath, type Gateway } from './gateway';
 import { createLogger, type AccessEntry, type Logger } from './log';
-import { SpawnRunner } from './process/spawn';
+import { createRunner } from './process/select';
 import type { CgiRunner } from './process/runner';
 import { firstHeader, type HttpRequest, type HttpResponse } from './request';
 import { errorResponse } from './status';
@@ -28,6 +28,8 @@ export interface HandlerOptions {
   config?: Config;
   runner?: CgiRunner;
   logger?: Logger;
+  /** Read the configuration and start the runner (the Perl worker) now, not at the first request. */
+  eager?: boolean;
 }
 
 function timeoutFor(config: Config, context: LambdaContext | undefined): number {
@@ -75,6 +77,7 @@ function logAccess(log: Logger, requestId: string, caller: Caller, res: HttpResp
     bytes: head ? 0 : res.body.length,
     durationMs: Date.now() - started,
     script: res.script,
+    runner: res.runner,
   });
 }
 
@@ -127,14 +130,18 @@ export function createHandler(options: HandlerOptions = {}) {
   const gw = (): Gateway => {
     if (gateway === undefined) {
       const config = options.config ?? loadConfig();
-      gateway = {
-        config,
-        runner: options.runner ?? new SpawnRunner(),
-        log: options.logger ?? createLogger(config.logFormat),
-      };
+      const log = options.logger ?? createLogger(config.logFormat);
+      gateway = { config, runner: options.runner ?? createRunner(config, log), log };
     }
     return gateway;
   };
+  if (options.eager) {
+    try {
+      gw();
+    } catch {
+      // Reported on every request, with the reason.
+    }
+  }
 
   return async function handler(event: unknown, context?: LambdaContext): Promise<ProxyResult> {
     if (isWarmup(event)) return { warmed: true };
@@ -157,5 +164,5 @@ export function createHandler(options: HandlerOptions = {}) {
   };
 }
 
-/** The Lambda entry point: configuration is read from the environment on the first request. */
-export const handler = createHandler();
+/** The Lambda entry point: configuration is read from the environment at init on Lambda (and serverless-offline), else on the first request. */
+export const handler = createHandler({ eager: process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined });

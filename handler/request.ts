@@ -33,6 +33,8 @@ export interface HttpResponse {
   body: Buffer;
   /** SCRIPT_NAME of the script that answered, for the access log. */
   script?: string;
+  /** Which runner ran the script ('spawn', 'perl-worker'), for the access log. */
+  runner?: string;
 }
 
 export function firstHeader(req: HttpRequest, name: string): string | undefined {
