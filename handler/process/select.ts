@@ -217,6 +217,11 @@ export class SelectingRunner implements CgiRunner {
     return this.byPerl.get(this.defaultPerl)?.whenReady() ?? Promise.resolve(false);
   }
 
+  /** Pids of the servers currently serving (tests and diagnostics). */
+  workerPids(): number[] {
+    return [...this.byPerl.values()].map((w) => w.current?.pid).filter((p): p is number => p !== undefined);
+  }
+
   async run(job: CgiJob): Promise<CgiOutput> {
     const out = this.config.perlWorker ? await this.tryWorker(job) : undefined;
     return out ?? { ...(await this.spawn.run(job)), runner: 'spawn' };

@@ -13,6 +13,14 @@ import type { Logger } from '../log';
 import type { CgiJob, CgiOutput } from './runner';
 import { StderrLines } from './spawn';
 
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Gone already.
+  }
+}
+
 const SERVER_SCRIPT = join(__dirname, 'perl', 'lambda-cgi-worker.pl');
 /** How long a server may take to load its modules before it counts as crashed. */
 const START_TIMEOUT_MS = 15_000;
@@ -340,6 +348,7 @@ export function runOnServer(server: PerlServer, socketPath: string, job: CgiJob,
     let size = 0;
     let head: Buffer = Buffer.alloc(0);
     let seq: number | undefined;
+    let childPid = 0;
     let exited = false;
     let status: number | undefined;
     let eof = false;
@@ -372,10 +381,12 @@ export function runOnServer(server: PerlServer, socketPath: string, job: CgiJob,
     };
     const maybeDone = () => {
       if (eof && exited) finish();
-      else if (exited || timedOut || tooLarge) grace ??= setTimeout(() => finish(), CLOSE_GRACE_MS);
+      // With the server gone (no status), the child still writes to its socket: wait for its EOF.
+      else if ((exited && status !== undefined) || timedOut || tooLarge) grace ??= setTimeout(() => finish(), CLOSE_GRACE_MS);
     };
     const stop = () => {
-      if (seq !== undefined) server.killRequest(seq);
+      if (seq !== undefined && server.state !== 'gone') server.killRequest(seq);
+      else if (childPid > 1) killGroup(childPid);
       else sock.destroy();
       maybeDone();
     };
@@ -396,6 +407,7 @@ export function runOnServer(server: PerlServer, socketPath: string, job: CgiJob,
         head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
         if (head.length < 8) return;
         seq = head.readUInt32BE(0);
+        childPid = head.readUInt32BE(4);
         server.attach(seq, {
           onStderr: (d) => stderr.push(d),
           onExit: (s) => {

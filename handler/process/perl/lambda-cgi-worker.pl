@@ -17,6 +17,8 @@
 # Compiles a precompiled script's text. Defined before any pragma, so the
 # script inherits neither strict nor warnings from this file.
 sub LCGI::compile_text { eval $_[0] }
+# Dispositions inherited from Node (an ignored signal stays ignored across exec): each child starts with them.
+BEGIN { %LCGI::BOOT_SIG = map { ($_ => 'IGNORE') } grep { ($SIG{$_} // '') eq 'IGNORE' } keys %SIG }
 
 package LCGI;
 use strict;
@@ -276,6 +278,7 @@ sub child_setup {
   POSIX::setpgid(0, 0);
   # undef is SIG_DFL, and reads back undef, as in a fresh perl started by Node.
   $SIG{$_} = undef for keys %SIG;
+  %SIG = (%SIG, %LCGI::BOOT_SIG);
   POSIX::sigprocmask(POSIX::SIG_SETMASK(), POSIX::SigSet->new);
   %SIG = (%SIG, %zsig) if %zsig;
 
@@ -422,7 +425,6 @@ sub main {
     return serve() if $r;
   }
   $listen = listen_on($opt{socket});
-  $0 = 'lambda-cgi-perl-worker';
   record("READY $$ " . scalar(@zygotes) . "\n");
   return serve();
 }
@@ -441,8 +443,9 @@ package main;
   $LCGI::IN_SCRIPT = 1;
   do $LCGI::MAGIC;
   my ($err, $errno, $status) = ($@, $! + 0, $?);
-  $LCGI::IN_SCRIPT = 0;
   exit 0 unless ref $err || (defined $err && $err ne '');
+  # CGI::Carp names the outermost file in its messages; that must stay the script.
+  $CGI::Carp::PROGNAME //= $LCGI::SCRIPT if defined &CGI::Carp::stamp;
   if ($LCGI::STARTED) {
     # A run-time die: die again at top level, so handlers see $^S false as under perl.
     ($!, $?) = ($errno, $status);
