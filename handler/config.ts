@@ -98,6 +98,12 @@ function list(raw: string | undefined, fallback: string[]): string[] {
   return raw.split(/[,\s]+/).filter(Boolean);
 }
 
+/** Unset or empty: the default set; "none": nothing. */
+function perlPreloadFrom(raw: string | undefined): string[] {
+  if (raw === undefined || raw.trim() === '') return DEFAULT_PERL_PRELOAD;
+  return raw.trim().toLowerCase() === 'none' ? [] : list(raw, []);
+}
+
 function normalisePrefix(raw: string): string {
   const trimmed = raw.trim().replace(/\/+$/, '');
   if (trimmed === '') return '';
@@ -190,7 +196,7 @@ export function loadConfig(env: Env = process.env): Config {
     directorySlash: flag(env.CGI_DIRECTORY_SLASH, !env.IS_OFFLINE),
     perlWorker: flag(env.CGI_PERL_WORKER, true),
     perlWorkerExclude: list(env.CGI_PERL_WORKER_EXCLUDE, []),
-    perlPreload: list(env.CGI_PERL_PRELOAD, DEFAULT_PERL_PRELOAD),
+    perlPreload: perlPreloadFrom(env.CGI_PERL_PRELOAD),
     perlPrecompile: list(env.CGI_PERL_PRECOMPILE, []),
     perlWorkerMaxRequests: positiveInt(env, 'CGI_PERL_WORKER_MAX_REQUESTS', 10_000)!,
   };
