@@ -2,6 +2,7 @@
 // missing: npm start needs Perl and a C compiler, npm test also Chromium.
 // Run by `npm start` (--for=start) and `npm test` (--for=test); safe to run again.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 const PACKAGES = {
   start: [
@@ -12,18 +13,22 @@ const PACKAGES = {
   test: [
     { command: 'bash', pkg: 'bash', why: 'Shellshock test script' },
     { command: 'chromium', pkg: 'chromium', why: 'browser test (playwright-core drives it)' },
+    { file: '/usr/share/perl5/CGI.pm', pkg: 'libcgi-pm-perl', why: 'CGI.pm scripts in the Perl worker tests and bench' },
+    { command: 'git', pkg: 'git', why: 'gitweb pages in the Perl worker tests and bench' },
+    { file: '/usr/share/gitweb/gitweb.cgi', pkg: 'gitweb', why: 'gitweb pages in the Perl worker tests and bench' },
   ],
 };
 
 const target = (process.argv.find((a) => a.startsWith('--for=')) ?? '--for=test').slice('--for='.length);
 const wanted = target === 'start' ? PACKAGES.start : [...PACKAGES.start, ...PACKAGES.test];
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
-const missing = wanted.filter((p) => !has(p.command));
+const present = (p) => (p.file !== undefined ? existsSync(p.file) : has(p.command));
+const missing = wanted.filter((p) => !present(p));
 
 if (missing.length === 0) process.exit(0);
 
 const pkgs = [...new Set(missing.map((p) => p.pkg))];
-console.log(`setup: installing ${pkgs.join(', ')} (${missing.map((p) => `${p.command}: ${p.why}`).join('; ')})`);
+console.log(`setup: installing ${pkgs.join(', ')} (${missing.map((p) => `${p.command ?? p.file}: ${p.why}`).join('; ')})`);
 const isRoot = process.getuid?.() === 0;
 const sudo = isRoot ? [] : has('sudo') ? ['sudo', '-n'] : undefined;
 if (sudo === undefined || !has('apt-get')) {
@@ -41,8 +46,8 @@ try {
   run(['apt-get', 'update']);
   run(['apt-get', 'install', '-y', '--no-install-recommends', ...pkgs]);
 }
-const still = missing.filter((p) => !has(p.command));
+const still = missing.filter((p) => !present(p));
 if (still.length > 0) {
-  console.error(`setup: still missing after install: ${still.map((p) => p.command).join(', ')}`);
+  console.error(`setup: still missing after install: ${still.map((p) => p.command ?? p.file).join(', ')}`);
   process.exit(1);
 }
