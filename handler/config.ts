@@ -70,7 +70,7 @@ const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 /** CGI plus what CGI.pm loads lazily on first use, and a small core set most CGI scripts use. */
 export const DEFAULT_PERL_PRELOAD = [
   'CGI', 'CGI::Util', 'CGI::Cookie', 'HTML::Entities', 'Encode', 'POSIX', 'Data::Dumper', 'File::Spec',
-  'Time::Local', 'Digest::MD5', 'Fcntl', 'Carp',
+  'File::Basename', 'Cwd', 'Time::Local', 'Digest::MD5', 'Fcntl', 'Carp', 'Scalar::Util', 'List::Util',
 ];
 /** Never handed to a script, whatever CGI_PASS_ENV says: the function's own credentials, and httpoxy. */
 const NEVER_PASSED = new Set(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'HTTP_PROXY']);

@@ -447,4 +447,40 @@ describe('no leaks over thousands of requests', () => {
   }, 300_000);
 });
 
+describe('npm run perl-modules', () => {
+  it('prints the modules a script loads, marks the never-preloaded ones, and suggests CGI_PERL_PRELOAD', () => {
+    writeFileSync(`${bin}/mods.pl`, `${P}use strict; use CGI qw(:standard); use POSIX (); use FindBin; use lib "$FindBin::Bin/lib"; use Greeting;\nprint header, escapeHTML('<');\n`, { mode: 0o755 });
+    const out = spawnSync(process.execPath, [join(__dirname, '../scripts/perl-modules.mjs'), `${bin}/mods.pl`], { encoding: 'utf8' });
+    expect(out.status).toBe(0);
+    expect(out.stdout).toContain('  HTML::Entities\n');
+    expect(out.stdout).toContain('  FindBin (never preloaded)\n');
+    expect(out.stdout).toMatch(/ {2}Greeting \(found through use lib/);
+    const line = /CGI_PERL_PRELOAD=(.*)/.exec(out.stdout)![1].split(',');
+    expect(line).toEqual(expect.arrayContaining(['CGI', 'CGI::Util', 'HTML::Entities', 'POSIX']));
+    expect(line).not.toContain('FindBin');
+    expect(line).not.toContain('strict');
+  });
+});
+
+describe('preloading', () => {
+  it('refuses CGI::Carp and FindBin with a log line, and says when a module cannot be loaded', async () => {
+    const lines: string[] = [];
+    const cfg = loadConfig({ PATH: process.env.PATH, CGI_ROOT: bin, CGI_PERL_PRELOAD: 'CGI,CGI::Carp,FindBin,No::Such::Thing' });
+    const r = createRunner(cfg, createLogger('json', () => {}, (s) => void lines.push(s)));
+    expect(await r.whenReady()).toBe(true);
+    const messages = jsonLines(lines).map((l) => l.message);
+    expect(messages).toEqual(expect.arrayContaining([
+      expect.stringMatching(/preload CGI::Carp refused: .*never preloaded/),
+      expect.stringMatching(/preload FindBin refused/),
+      expect.stringMatching(/preload No::Such::Thing failed: Can't locate No\/Such\/Thing\.pm/),
+    ]));
+    // And the scripts still run as under perl.
+    const name = 'carp-fatals-runtime.pl';
+    const job = jobFor(name, CORPUS[name], cfg);
+    const out = await r.run(job);
+    expect(out.runner).toBe('perl-worker');
+    expect(out.stdout.toString()).toContain('runtime boom');
+  });
+});
+
 afterAll(() => shutdownPerlWorkers());

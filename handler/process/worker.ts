@@ -11,6 +11,7 @@ import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../log';
 import type { CgiJob, CgiOutput } from './runner';
+import { forkMark, registerLongLived, scriptEnded, scriptStarted, unregisterLongLived } from './census-hook';
 import { StderrLines } from './spawn';
 
 function killGroup(pid: number): void {
@@ -62,6 +63,7 @@ export class PerlServer {
   readonly socket: string;
   /** Precompiled script → its zygote's socket, as zygotes report in. */
   readonly zygotes = new Map<string, string>();
+  private readonly zygotePids: number[] = [];
   state: 'starting' | 'ready' | 'gone' = 'starting';
   readonly ready: Promise<boolean>;
   readonly startedAt = Date.now();
@@ -96,7 +98,11 @@ export class PerlServer {
       clearTimeout(timer);
       const wasReady = this.state === 'ready';
       this.state = 'gone';
-      if (this.proc.pid !== undefined) longLived.delete(this.proc.pid);
+      for (const pid of [this.proc.pid, ...this.zygotePids]) {
+        if (pid === undefined) continue;
+        longLived.delete(pid);
+        unregisterLongLived(pid);
+      }
       settle(false);
       rmSync(this.dir, { recursive: true, force: true });
       if (!this.stopping) this.warn(`exited (${signal ?? `code ${code}`})${wasReady ? ` after ${this.requests} requests` : ' before it was ready'}`);
@@ -105,7 +111,7 @@ export class PerlServer {
       this.pending.clear();
       for (const l of this.exitListeners) l(this.stopping);
     });
-    if (this.proc.pid !== undefined) longLived.add(this.proc.pid);
+    if (this.proc.pid !== undefined) this.longLived(this.proc.pid);
     this.proc.stdout!.on('data', (chunk: Buffer) => this.control(chunk, () => {
       clearTimeout(timer);
       this.readyAfterMs = Date.now() - this.startedAt;
@@ -118,6 +124,11 @@ export class PerlServer {
     // The server must not keep Node's event loop (or a test run) alive; it dies with Node through its stdin.
     this.proc.unref();
     for (const s of [this.proc.stdin, this.proc.stdout, this.proc.stderr]) (s as unknown as { unref?: () => void }).unref?.();
+  }
+
+  private longLived(pid: number): void {
+    longLived.add(pid);
+    registerLongLived(pid);
   }
 
   get pid(): number | undefined {
@@ -155,9 +166,14 @@ export class PerlServer {
         case 'READY':
           onReady();
           break;
-        case 'Z':
-          this.zygotes.set(line.split(' ').slice(3).join(' '), head[2]);
+        case 'Z': {
+          // Z zid pid socket script
+          const pid = Number(head[2]);
+          this.zygotePids.push(pid);
+          this.longLived(pid);
+          this.zygotes.set(line.split(' ').slice(4).join(' '), head[3]);
           break;
+        }
         case 'ZFAIL':
         case 'ZDEAD': {
           const script = line.slice(line.indexOf(' ', head[0] === 'ZDEAD' ? 6 : 0) + 1);
@@ -338,11 +354,20 @@ function frame(job: CgiJob, req: PerlRequest): Buffer | undefined {
  * have started (no connection, no preamble), so the caller may spawn it
  * instead; never after that, which could run the script twice.
  */
-export function runOnServer(server: PerlServer, socketPath: string, job: CgiJob, req: PerlRequest): Promise<CgiOutput | undefined> {
+/**
+ * Optional fields the streaming work adds to CgiJob/CgiOutput (runner.ts): a
+ * stdout sink with back-pressure and an abort signal. Read here through this
+ * type so the worker honours them whether or not runner.ts declares them yet.
+ */
+type StreamingJob = CgiJob & { onStdout?: (chunk: Buffer) => void | Promise<void>; signal?: AbortSignal };
+
+export function runOnServer(server: PerlServer, socketPath: string, job: StreamingJob, req: PerlRequest): Promise<CgiOutput | undefined> {
   const data = frame(job, req);
   if (data === undefined) return Promise.resolve(undefined);
   return new Promise((resolve) => {
     server.begin();
+    const mark = forkMark();
+    let ticket: unknown;
     const stderr = new StderrLines(job.onStderrLine);
     const chunks: Buffer[] = [];
     let size = 0;
@@ -354,6 +379,7 @@ export function runOnServer(server: PerlServer, socketPath: string, job: CgiJob,
     let eof = false;
     let timedOut = false;
     let tooLarge = false;
+    let aborted = false;
     let done = false;
     let grace: NodeJS.Timeout | undefined;
 
@@ -362,14 +388,16 @@ export function runOnServer(server: PerlServer, socketPath: string, job: CgiJob,
       done = true;
       clearTimeout(timer);
       clearTimeout(grace);
+      job.signal?.removeEventListener('abort', onAbort);
       sock.destroy();
       if (seq !== undefined) server.detach(seq);
       server.end();
+      scriptEnded(ticket);
       if (fallback) return resolve(undefined);
       stderr.end();
       const exitCode = status !== undefined && (status & 0x7f) === 0 ? status >> 8 : null;
       const signal = status !== undefined && (status & 0x7f) !== 0 ? (SIGNAL_NAMES.get(status & 0x7f) ?? null) : null;
-      resolve({
+      const out: CgiOutput & { aborted?: boolean } = {
         stdout: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size),
         exitCode,
         signal,
@@ -377,12 +405,14 @@ export function runOnServer(server: PerlServer, socketPath: string, job: CgiJob,
         tooLarge,
         stderrTail: stderr.tail,
         runner: 'perl-worker',
-      });
+      };
+      if (aborted) out.aborted = true;
+      resolve(out);
     };
     const maybeDone = () => {
       if (eof && exited) finish();
       // With the server gone (no status), the child still writes to its socket: wait for its EOF.
-      else if ((exited && status !== undefined) || timedOut || tooLarge) grace ??= setTimeout(() => finish(), CLOSE_GRACE_MS);
+      else if ((exited && status !== undefined) || timedOut || tooLarge || aborted) grace ??= setTimeout(() => finish(), CLOSE_GRACE_MS);
     };
     const stop = () => {
       if (seq !== undefined && server.state !== 'gone') server.killRequest(seq);
@@ -394,11 +424,36 @@ export function runOnServer(server: PerlServer, socketPath: string, job: CgiJob,
       timedOut = true;
       stop();
     }, job.timeoutMs);
+    const onAbort = () => {
+      aborted = true;
+      stop();
+    };
+    job.signal?.addEventListener('abort', onAbort);
+
+    /** The one place the script's stdout goes: collected, or handed to the streaming sink. */
+    const stdout = (chunk: Buffer) => {
+      if (tooLarge || chunk.length === 0) return;
+      if (size + chunk.length > job.maxOutputBytes) {
+        tooLarge = true;
+        stop();
+        return;
+      }
+      size += chunk.length;
+      if (job.onStdout === undefined) {
+        chunks.push(chunk);
+        return;
+      }
+      const pending = job.onStdout(chunk);
+      if (pending instanceof Promise) {
+        sock.pause();
+        void pending.finally(() => sock.resume());
+      }
+    };
 
     const sock = createConnection(socketPath);
     sock.on('connect', () => sock.end(data));
     sock.on('error', () => {
-      if (seq === undefined && !timedOut) return finish(true);
+      if (seq === undefined && !timedOut && !aborted) return finish(true);
       eof = true;
       maybeDone();
     });
@@ -408,6 +463,7 @@ export function runOnServer(server: PerlServer, socketPath: string, job: CgiJob,
         if (head.length < 8) return;
         seq = head.readUInt32BE(0);
         childPid = head.readUInt32BE(4);
+        ticket = scriptStarted(childPid, mark);
         server.attach(seq, {
           onStderr: (d) => stderr.push(d),
           onExit: (s) => {
@@ -417,19 +473,11 @@ export function runOnServer(server: PerlServer, socketPath: string, job: CgiJob,
           },
         });
         chunk = head.subarray(8);
-        if (chunk.length === 0) return;
       }
-      if (tooLarge) return;
-      if (size + chunk.length > job.maxOutputBytes) {
-        tooLarge = true;
-        stop();
-        return;
-      }
-      size += chunk.length;
-      chunks.push(chunk);
+      stdout(chunk);
     });
     sock.on('close', () => {
-      if (seq === undefined && !timedOut) return finish(true);
+      if (seq === undefined && !timedOut && !aborted) return finish(true);
       eof = true;
       maybeDone();
     });

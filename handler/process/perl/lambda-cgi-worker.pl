@@ -5,7 +5,7 @@
 #
 #   fd 0  lifeline from Node: "K seq\n" kills a request; EOF means Node is gone.
 #   fd 1  control records to Node, each one syswrite of at most PIPE_BUF bytes:
-#         READY pid zygotes | Z zid socket script | ZFAIL script | L message
+#         READY pid zygotes | Z zid pid socket script | ZFAIL script | L message
 #         E seq len\n<stderr bytes> | X seq pid waitstatus
 #   fd 2  the server's own diagnostics (compile warnings of precompiled scripts).
 #
@@ -402,7 +402,7 @@ sub start_zygote {
     $zdata = $data;
     $zsub = \&LCGI::precompiled;
     $listen = listen_on("$opt{socket}.z$n");
-    record("Z $n $opt{socket}.z$n $script\n");
+    record("Z $n $$ $opt{socket}.z$n $script\n");
     return 'child';
   }
   close $cr;
