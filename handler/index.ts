@@ -165,4 +165,6 @@ export function createHandler(options: HandlerOptions = {}) {
 }
 
 /** The Lambda entry point: configuration is read from the environment at init on Lambda (and serverless-offline), else on the first request. */
+export { DEFAULT_PERL_PRELOAD } from './config';
+
 export const handler = createHandler({ eager: process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined });

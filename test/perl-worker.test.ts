@@ -295,6 +295,15 @@ describe('which runner serves what', () => {
     expect((await on.run(jobFor('warn.pl', { script: '' }))).runner).toBe('perl-worker');
   });
 
+  it('a script naming no preloaded module runs in the bare zygote (nothing preloaded); one using CGI where CGI is', async () => {
+    write('bare.pl', `${P}print "Content-Type: text/plain\\n\\n", (exists $INC{'CGI.pm'} ? 'CGI loaded' : 'no CGI'), "\\n";\n`);
+    write('withcgi.pl', `${P}use CGI ();\nprint "Content-Type: text/plain\\n\\n", (exists $INC{'Digest/MD5.pm'} ? 'preloaded' : 'bare'), "\\n";\n`);
+    const bare = await on.run(jobFor('bare.pl', { script: '' }));
+    expect([bare.runner, bare.stdout.toString()]).toEqual(['perl-worker', 'Content-Type: text/plain\n\nno CGI\n']);
+    const cgi = await on.run(jobFor('withcgi.pl', { script: '' }));
+    expect([cgi.runner, cgi.stdout.toString()]).toEqual(['perl-worker', 'Content-Type: text/plain\n\npreloaded\n']);
+  });
+
   it('CGI_PERL_WORKER_EXCLUDE globs are matched against the path under the root', async () => {
     const logger = createLogger('json', () => {}, () => {});
     const cfg = loadConfig({ PATH: process.env.PATH, CGI_ROOT: bin, CGI_PERL_WORKER_EXCLUDE: 'admin/*.pl, nothing.cgi' });

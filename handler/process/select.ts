@@ -10,7 +10,7 @@ import { locateInterpreter } from '../interpreter';
 import type { Logger } from '../log';
 import type { CgiJob, CgiOutput, CgiRunner } from './runner';
 import { SpawnRunner } from './spawn';
-import { PerlWorker, runOnServer, type PerlRequest, type WorkerSpec } from './worker';
+import { PerlWorker, runOnServer, type PerlRequest, type PerlServer, type WorkerSpec } from './worker';
 
 const PERL_BINARY = /^perl(?:5(?:\.\d+)*)?$/;
 /**
@@ -35,7 +35,9 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-type Shebang = { interpreter?: string; switches?: string; refused?: true };
+type Shebang = { interpreter?: string; switches?: string; refused?: true; modules?: string[] };
+/** Enough of a script to see the modules it names at the top. */
+const SCAN_BYTES = 64 * 1024;
 const shebangs = new Map<string, { key: string; value: Shebang }>();
 
 /** What the script's #! line means to perl: its interpreter, and the switches perl would honour. */
@@ -49,7 +51,7 @@ function shebangOf(file: string): Shebang {
   }
   const hit = shebangs.get(file);
   if (hit?.key === key) return hit.value;
-  const buf = Buffer.alloc(256);
+  const buf = Buffer.alloc(SCAN_BYTES);
   let n = 0;
   try {
     const fd = openSync(file, 'r');
@@ -61,14 +63,15 @@ function shebangOf(file: string): Shebang {
   } catch {
     return { refused: true };
   }
-  let value: Shebang = {};
+  const modules = [...buf.toString('latin1', 0, n).matchAll(/^\s*(?:use|require)\s+([A-Z][\w:]*)/gm)].map((m) => m[1]);
+  let value: Shebang = { modules };
   if (n >= 2 && buf[0] === 0x23 && buf[1] === 0x21) {
     const end = buf.indexOf(0x0a);
     const line = buf.toString('latin1', 2, end < 0 || end > n ? n : end).replace(/\r$/, '').trim();
     const m = /^(\S+)\s*(.*)$/.exec(line);
     // Perl itself runs another interpreter named on a #! line without "perl".
     if (!m || !line.includes('perl')) value = { refused: true };
-    else value = { interpreter: m[1], switches: m[2] };
+    else value = { interpreter: m[1], switches: m[2], modules };
   }
   if (shebangs.size > 512) shebangs.clear();
   shebangs.set(file, { key, value });
@@ -76,7 +79,7 @@ function shebangOf(file: string): Shebang {
 }
 
 /** The script, its -w and its words, when the worker can run the job as perl would; else undefined. */
-export function perlRequestFor(job: CgiJob): (PerlRequest & { perl: string }) | undefined {
+export function perlRequestFor(job: CgiJob): (PerlRequest & { perl: string; modules: string[] }) | undefined {
   let perl: string;
   let script: string | undefined;
   let argv: string[];
@@ -106,7 +109,7 @@ export function perlRequestFor(job: CgiJob): (PerlRequest & { perl: string }) | 
   // Only -w can be given to a running perl; -T, -n, -p, -l, -a, -0, -i, -C, -s cannot.
   if (sb.switches !== undefined && sb.switches !== '' && sb.switches !== '-w') return undefined;
   const switches = cmdSwitches === 'w' || sb.switches === '-w' ? 'w' : '';
-  return { perl, script, switches, argv };
+  return { perl, script, switches, argv, modules: sb.modules ?? [] };
 }
 
 /** A script's path as the exclude and precompile globs see it: relative to its root. */
@@ -185,11 +188,13 @@ export class SelectingRunner implements CgiRunner {
   private readonly env: Record<string, string>;
   private readonly defaultPerl: string | undefined;
   private readonly byPerl = new Map<string, PerlWorker>();
+  private readonly preloaded: Set<string>;
 
   constructor(private readonly config: Config, private readonly log: Logger) {
     this.exclude = config.perlWorkerExclude.map(globToRegExp);
     this.precompile = config.perlPrecompile.map(globToRegExp);
     this.env = serverEnv(config);
+    this.preloaded = new Set(config.perlPreload);
     if (!config.perlWorker) return;
     // Started now, off the request path: until it is ready, requests spawn.
     this.defaultPerl = locateInterpreter(config, '/usr/bin/perl');
@@ -234,7 +239,13 @@ export class SelectingRunner implements CgiRunner {
     if (!envMatches(this.env, job.env)) return undefined;
     const server = this.workerFor(req.perl).usable();
     if (server === undefined) return undefined;
-    return runOnServer(server, server.zygotes.get(req.script) ?? server.socket, job, req);
+    return runOnServer(server, server.zygotes.get(req.script) ?? this.socketFor(server, req.modules), job, req);
+  }
+
+  /** A script that names no preloaded module runs faster from the bare zygote (a smaller fork, a cheaper exit). */
+  private socketFor(server: PerlServer, modules: string[]): string {
+    if (server.bareSocket === undefined || modules.some((m) => this.preloaded.has(m))) return server.socket;
+    return server.bareSocket;
   }
 }
 

@@ -64,8 +64,15 @@ export class PerlServer {
   /** Precompiled script → its zygote's socket, as zygotes report in. */
   readonly zygotes = new Map<string, string>();
   private readonly zygotePids: number[] = [];
+  /** The zygote forked before preloading, for scripts that use no preloaded module. */
+  bareSocket: string | undefined;
   state: 'starting' | 'ready' | 'gone' = 'starting';
   readonly ready: Promise<boolean>;
+  /** Resolves once READY came and every zygote reported (compiled or failed): tests and the bench wait for it. */
+  readonly settled: Promise<boolean>;
+  private zygotesExpected = -1;
+  private zygotesReported = 0;
+  private settle2!: (ok: boolean) => void;
   readonly startedAt = Date.now();
   readyAfterMs: number | undefined;
   requests = 0;
@@ -86,6 +93,7 @@ export class PerlServer {
     for (const f of spec.precompile) args.push('--precompile', f);
     let settle!: (ok: boolean) => void;
     this.ready = new Promise((r) => (settle = r));
+    this.settled = new Promise((r) => (this.settle2 = r));
     this.proc = spawn(spec.perl, args, { env: spec.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const timer = setTimeout(() => {
       if (this.state === 'starting') this.warn(`did not start within ${START_TIMEOUT_MS} ms; killed`), this.kill();
@@ -104,6 +112,7 @@ export class PerlServer {
         unregisterLongLived(pid);
       }
       settle(false);
+      this.settle2(false);
       rmSync(this.dir, { recursive: true, force: true });
       if (!this.stopping) this.warn(`exited (${signal ?? `code ${code}`})${wasReady ? ` after ${this.requests} requests` : ' before it was ready'}`);
       // A request in flight keeps its stdout (the child writes to its own socket); its exit status is lost.
@@ -165,6 +174,8 @@ export class PerlServer {
           break;
         case 'READY':
           onReady();
+          this.zygotesExpected = Number(head[2]);
+          this.zygoteReported(0);
           break;
         case 'Z': {
           // Z zid pid socket script
@@ -172,11 +183,25 @@ export class PerlServer {
           this.zygotePids.push(pid);
           this.longLived(pid);
           this.zygotes.set(line.split(' ').slice(4).join(' '), head[3]);
+          this.zygoteReported(1);
           break;
         }
-        case 'ZFAIL':
-        case 'ZDEAD': {
+        case 'B': {
+          const pid = Number(head[1]);
+          this.zygotePids.push(pid);
+          this.longLived(pid);
+          this.bareSocket = head[2];
+          this.zygoteReported(0);
+          break;
+        }
+        case 'ZDEAD':
+        case 'ZFAIL': {
+          if (head[0] === 'ZDEAD' && head[1] === '255') {
+            this.bareSocket = undefined;
+            break;
+          }
           const script = line.slice(line.indexOf(' ', head[0] === 'ZDEAD' ? 6 : 0) + 1);
+          if (head[0] === 'ZFAIL') this.zygoteReported(1);
           for (const [s] of this.zygotes) if (s === script) this.zygotes.delete(s);
           this.warn(head[0] === 'ZFAIL' ? `precompiling ${script} failed; it runs uncompiled` : `zygote for ${script} died; it runs uncompiled`);
           break;
@@ -186,6 +211,12 @@ export class PerlServer {
           break;
       }
     }
+  }
+
+  private zygoteReported(n: number): void {
+    this.zygotesReported += n;
+    // The bare zygote counts in READY's number but reports with B, before READY.
+    if (this.zygotesExpected >= 0 && this.zygotesReported >= this.zygotesExpected - (this.bareSocket ? 1 : 0)) this.settle2(true);
   }
 
   private deliver(seq: number, rec: Ctl): void {
@@ -320,7 +351,7 @@ export class PerlWorker {
   }
 
   whenReady(): Promise<boolean> {
-    return this.current?.ready ?? Promise.resolve(false);
+    return this.current?.settled ?? Promise.resolve(false);
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@
 #
 #   fd 0  lifeline from Node: "K seq\n" kills a request; EOF means Node is gone.
 #   fd 1  control records to Node, each one syswrite of at most PIPE_BUF bytes:
-#         READY pid zygotes | Z zid pid socket script | ZFAIL script | L message
+#         READY pid zygotes | B pid socket (the bare zygote) | Z zid pid socket script | ZFAIL script | L message
 #         E seq len\n<stderr bytes> | X seq pid waitstatus
 #   fd 2  the server's own diagnostics (compile warnings of precompiled scripts).
 #
@@ -154,7 +154,8 @@ sub listen_on {
 my %children;     # pid => { seq, err (read end), eof, status, reaped_at }
 my %by_seq;       # seq => pid
 my @zygotes;      # { zid, pid, cmd (write end), socket, script }
-my ($listen, $lifeline, $zid, $seq_base, $seq, $zsub, %zsig, $zdata);
+my ($listen, $lifeline, $zid, $seq_base, $seq, $zsub, %zsig, $zdata, $orphaned);
+my $NODE = getppid();
 my ($wake_r, $wake_w);   # SIGCHLD writes here, so select wakes even if the signal came just before it
 
 sub kill_group { my $pid = shift; kill($SIGKILL, -$pid) if $pid > 1 }
@@ -203,7 +204,15 @@ sub reap {
 sub handle_lifeline {
   my $n = sysread($lifeline, my $buf, 4096);
   return if !defined $n && $!{EINTR};
-  shutdown_server() if !$n;
+  if (!$n) {
+    # Node gone: everything goes. A zygote whose master died lets its requests
+    # finish (Node still waits for them and kills them on timeout), then exits.
+    shutdown_server() if !$zid || !kill(0, $NODE);
+    $orphaned = 1;
+    close $listen;
+    unlink "$opt{socket}.z$zid";
+    return;
+  }
   for my $line (split /\n/, $buf) {
     next unless $line =~ /^K (\d+)$/;
     my $s = $1;
@@ -232,21 +241,24 @@ sub serve {
         kill_group($pid) if !defined $children{$pid}{status} && time - $children{$pid}{started} > $opt{max_time};
       }
     }
+    if ($orphaned) {
+      shutdown_server() if !%children || !kill(0, $NODE);
+    }
     my $rin = '';
-    vec($rin, fileno($lifeline), 1) = 1;
-    vec($rin, fileno($listen), 1) = 1;
+    vec($rin, fileno($lifeline), 1) = 1 unless $orphaned;
+    vec($rin, fileno($listen), 1) = 1 unless $orphaned;
     vec($rin, fileno($wake_r), 1) = 1;
     for my $c (values %children) { vec($rin, fileno($c->{err}), 1) = 1 if $c->{err} && !$c->{eof} }
     my $n = select(my $rout = $rin, undef, undef, %children ? 0.05 : undef);
     if ($n < 0) { next if $!{EINTR}; die "select: $!\n" }
     next if $n == 0;
     sysread($wake_r, my $junk, 512) if vec($rout, fileno($wake_r), 1);
-    handle_lifeline() if vec($rout, fileno($lifeline), 1);
+    handle_lifeline() if !$orphaned && vec($rout, fileno($lifeline), 1);
     for my $pid (keys %children) {
       my $c = $children{$pid};
       drain_stderr($pid, $c) if $c->{err} && !$c->{eof} && vec($rout, fileno($c->{err}), 1);
     }
-    if (vec($rout, fileno($listen), 1)) {
+    if (!$orphaned && vec($rout, fileno($listen), 1)) {
       my $conn;
       next unless accept($conn, $listen);
       my $s = $seq_base + (++$seq & 0xffffff);
@@ -269,7 +281,7 @@ sub serve {
 
 sub child_setup {
   my ($conn, $ew, $s) = @_;
-  close $listen;
+  close $listen if $listen;
   close $lifeline if fileno($lifeline) > 2;
   close $wake_r; close $wake_w;
   for my $c (values %children) { close $c->{err} if $c->{err} }
@@ -412,16 +424,40 @@ sub start_zygote {
 
 # --- start-up ----------------------------------------------------------------
 
+# A zygote forked before preloading, for scripts that use none of the
+# preloaded modules: a bigger parent would only make their fork and exit slower.
+my $BARE = 255;
+sub start_bare {
+  pipe(my $cr, my $cw) or return;
+  my $pid = fork;
+  return unless defined $pid;
+  if ($pid == 0) {
+    close $cw;
+    open(STDIN, '<', '/dev/null');
+    $lifeline = $cr;
+    $zid = $BARE;
+    $seq_base = $BARE << 24;
+    install_caller();
+    $listen = listen_on("$opt{socket}.z$BARE");
+    record("B $$ $opt{socket}.z$BARE\n");
+    return 'child';
+  }
+  close $cr;
+  push @zygotes, { zid => $BARE, pid => $pid, cmd => $cw, script => '(bare)' };
+  return;
+}
+
 sub main {
   $lifeline = \*STDIN;
   $seq_base = 0;
   $zid = 0;
   $seq = 0;
+  return serve() if start_bare();
   preload(@{ $opt{preload} });
   install_caller();
   my $i = 0;
   for my $script (@{ $opt{precompile} }) {
-    my $r = start_zygote(++$i, $script);
+    my $r = start_zygote(++$i, $script);   # zid 255 is the bare zygote's
     return serve() if $r;
   }
   $listen = listen_on($opt{socket});
