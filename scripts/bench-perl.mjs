@@ -327,7 +327,7 @@ export async function benchPerlWorker() {
     if (apache === undefined) console.log('Apache mod_cgi: not installed, not compared');
     else if (apache.error) console.log(`Apache mod_cgi: could not be measured (${apache.error})`);
     else {
-      console.log('Apache mod_cgi over loopback HTTP (keep-alive), same scripts: p50/p99 ms, and the worker\'s p50 as a ratio of it');
+      console.log('Apache mod_cgi over loopback HTTP (a fresh connection per request; tiny answers can hit a 40 ms delayed-ACK stall), same scripts: p50/p99 ms, and the worker\'s p50 as a ratio of it');
       for (const r of report.results) {
         const a = apache[r.name];
         if (a) console.log(`  ${r.name.padEnd(24)} ${fmt(a.p50)} /${fmt(a.p99)}   worker ${(r.modes.worker.p50 / a.p50).toFixed(2)}x${r.modes.precompiled ? `, precompiled ${(r.modes.precompiled.p50 / a.p50).toFixed(2)}x` : ''}`);
