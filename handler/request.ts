@@ -35,6 +35,10 @@ export interface HttpResponse {
   script?: string;
   /** Which runner ran the script ('spawn', 'perl-worker'), for the access log. */
   runner?: string;
+  /** The static file that answered, for log lines. */
+  file?: string;
+  /** Why this is an error answer, for the gateway to log (from parts that have no logger). */
+  error?: string;
 }
 
 export function firstHeader(req: HttpRequest, name: string): string | undefined {
