@@ -393,7 +393,7 @@ describe('the server process', () => {
     const first = await inflight;
     expect(first.stdout.toString()).toContain('start\nend\n');
     expect(await settle(() => serverPid() !== undefined && serverPid() !== pid, 10_000)).toBe(true);
-    await settle(() => false, 300);
+    expect(await on.whenReady()).toBe(true);
     expect((await on.run(jobFor('kept.pl', { script: '' }))).runner).toBe('perl-worker');
     expect(jsonLines(logged).some((l) => /perl worker \d+: exited \(SIGKILL\)/.test(l.message))).toBe(true);
   });
