@@ -28,6 +28,8 @@ const START_TIMEOUT_MS = 15_000;
 /** After a kill or the exit record, how long to wait for the rest of stdout. */
 const CLOSE_GRACE_MS = 500;
 const MAX_CRASHES = 5;
+/** With the master gone, how long after stdout EOF an exit record may still come from a zygote. */
+const SERVER_GONE_GRACE_MS = 200;
 const BACKOFF_MS = [100, 400, 1600, 5000, 10_000];
 /** A server that served this many requests was healthy: its crash starts the count again. */
 const HEALTHY_REQUESTS = 50;
@@ -55,6 +57,8 @@ type Ctl = { kind: 'E'; data: Buffer } | { kind: 'X'; status: number };
 interface Pending {
   onStderr(data: Buffer): void;
   onExit(status: number | undefined): void;
+  /** The master died: its zygotes may still report this request's exit, or nobody will. */
+  onServerGone(): void;
 }
 
 /** One running Perl server process and its control channel. */
@@ -84,6 +88,7 @@ export class PerlServer {
   private buf: Buffer = Buffer.alloc(0);
   private exitListeners: Array<(expected: boolean) => void> = [];
   private stopping = false;
+  private pipeClosed = false;
 
   constructor(readonly spec: WorkerSpec, private readonly log: Logger) {
     this.dir = mkdtempSync(join(tmpdir(), 'lambda-cgi-perl-'));
@@ -115,10 +120,16 @@ export class PerlServer {
       this.settle2(false);
       rmSync(this.dir, { recursive: true, force: true });
       if (!this.stopping) this.warn(`exited (${signal ?? `code ${code}`})${wasReady ? ` after ${this.requests} requests` : ' before it was ready'}`);
-      // A request in flight keeps its stdout (the child writes to its own socket); its exit status is lost.
+      // A request in flight keeps its stdout (the child writes to its own socket). A zygote
+      // child's exit record still comes through the control pipe the zygotes hold; a master
+      // child's never does.
+      for (const p of this.pending.values()) p.onServerGone();
+      for (const l of this.exitListeners) l(this.stopping);
+    });
+    this.proc.on('close', () => {
       for (const p of this.pending.values()) p.onExit(undefined);
       this.pending.clear();
-      for (const l of this.exitListeners) l(this.stopping);
+      this.pipeClosed = true;
     });
     if (this.proc.pid !== undefined) this.longLived(this.proc.pid);
     this.proc.stdout!.on('data', (chunk: Buffer) => this.control(chunk, () => {
@@ -240,13 +251,14 @@ export class PerlServer {
   attach(seq: number, p: Pending): void {
     const e = this.early.get(seq);
     this.early.delete(seq);
-    if (this.state === 'gone') {
+    if (this.pipeClosed) {
       for (const r of e?.records ?? []) if (r.kind === 'E') p.onStderr(r.data);
       p.onExit(e?.records.find((r) => r.kind === 'X')?.status);
       return;
     }
     this.pending.set(seq, p);
     for (const r of e?.records ?? []) this.deliver(seq, r);
+    if (this.state === 'gone' && this.pending.has(seq)) p.onServerGone();
   }
 
   detach(seq: number): void {
@@ -407,6 +419,7 @@ export function runOnServer(server: PerlServer, socketPath: string, job: Streami
     let childPid = 0;
     let exited = false;
     let status: number | undefined;
+    let serverGone = false;
     let eof = false;
     let timedOut = false;
     let tooLarge = false;
@@ -442,6 +455,7 @@ export function runOnServer(server: PerlServer, socketPath: string, job: Streami
     };
     const maybeDone = () => {
       if (eof && exited) finish();
+      else if (eof && serverGone) grace ??= setTimeout(() => finish(), SERVER_GONE_GRACE_MS);
       // With the server gone (no status), the child still writes to its socket: wait for its EOF.
       else if ((exited && status !== undefined) || timedOut || tooLarge || aborted) grace ??= setTimeout(() => finish(), CLOSE_GRACE_MS);
     };
@@ -500,6 +514,12 @@ export function runOnServer(server: PerlServer, socketPath: string, job: Streami
           onExit: (s) => {
             exited = true;
             status = s;
+            clearTimeout(grace);
+            grace = undefined;
+            maybeDone();
+          },
+          onServerGone: () => {
+            serverGone = true;
             maybeDone();
           },
         });
