@@ -363,6 +363,27 @@ describe('the server process', () => {
     expect(out.stdout.toString()).toBe(spawned.stdout.toString());
   });
 
+  it('descriptors Node inherited (as from the Lambda runtime) reach neither the server nor its children', async () => {
+    const script = `${P}opendir my $d, "/proc/$$/fd"; my @fds = sort { $a <=> $b } grep { /^\\d+$/ && readlink("/proc/$$/fd/$_") !~ m{^/proc/} } readdir $d; print "Content-Type: text/plain\\n\\n@fds\\n";\n`;
+    writeFileSync(`${bin}/fds2.pl`, script, { mode: 0o755 });
+    const mod = (m: string) => JSON.stringify(join(__dirname, '..', m));
+    const code = `
+      const { loadConfig } = require(${mod('handler/config')});
+      const { createLogger } = require(${mod('handler/log')});
+      const { createRunner, shutdownPerlWorkers } = require(${mod('handler/process/select')});
+      const keep = setInterval(() => {}, 1000);
+      const r = createRunner(loadConfig({ PATH: process.env.PATH, CGI_ROOT: ${JSON.stringify(bin)} }), createLogger('json', () => {}, () => {}));
+      r.whenReady().then(async () => {
+        const fds = require('node:fs').readdirSync('/proc/self/fd').map(Number);
+        const out = await r.run({ file: ${JSON.stringify(`${bin}/fds2.pl`)}, args: [], cwd: ${JSON.stringify(bin)}, env: { PATH: '/usr/bin:/bin' }, stdin: Buffer.alloc(0), timeoutMs: 10000, maxOutputBytes: 1e6, onStderrLine: () => {} });
+        const server = require('node:fs').readdirSync('/proc/' + r.workerPids()[0] + '/fd').map(Number).filter((f) => f === 7);
+        console.log(JSON.stringify({ node7: fds.includes(7), runner: out.runner, body: out.stdout.toString().split('\\n\\n')[1], server7: server.length }));
+        await shutdownPerlWorkers(); clearInterval(keep);
+      });`;
+    const child = spawnSync('sh', ['-c', 'exec 7</etc/hostname; exec "$0" --import tsx -e "$1"', process.execPath, code], { encoding: 'utf8', timeout: 30_000 });
+    expect(JSON.parse(child.stdout.trim())).toEqual({ node7: true, runner: 'perl-worker', body: '0 1 2\n', server7: 0 });
+  });
+
   it('a timeout kills the child and its process group (504 path), and the worker serves on', async () => {
     const script = `${P}$| = 1; print "Content-Type: text/plain\\n\\n"; my $k = fork; if (!$k) { exec 'sleep', '300' } open my $f, '>', 'timeout.pids'; print $f "$$ $k\\n"; close $f; sleep 300;\n`;
     writeFileSync(`${bin}/slow.pl`, script, { mode: 0o755 });

@@ -447,7 +447,17 @@ sub start_bare {
   return;
 }
 
+# Descriptors Node (or the Lambda runtime) left inheritable are no business of
+# the server's, nor of the scripts it forks.
+sub close_inherited {
+  opendir(my $d, '/proc/self/fd') or return;
+  my @fds = grep { /^\d+$/ && $_ > 2 && $_ != fileno($d) } readdir $d;
+  closedir $d;
+  POSIX::close($_) for @fds;
+}
+
 sub main {
+  close_inherited();
   $lifeline = \*STDIN;
   $seq_base = 0;
   $zid = 0;
