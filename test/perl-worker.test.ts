@@ -358,9 +358,9 @@ describe('the server process', () => {
     writeFileSync(`${bin}/fds.pl`, script, { mode: 0o755 });
     const out = await on.run(jobFor('fds.pl', { script }));
     expect(out.runner).toBe('perl-worker');
-    // The fd opendir itself holds is the one extra entry in plain perl too.
-    const spawned = await off.run(jobFor('fds.pl', { script }));
-    expect(out.stdout.toString()).toBe(spawned.stdout.toString());
+    // (opendir's own descriptor points into /proc and is left out.) Plain spawn can show more
+    // here: whatever the test runner left inheritable; the worker closed those at start-up.
+    expect(out.stdout.toString()).toBe('Content-Type: text/plain\n\n0 1 2\n');
   });
 
   it('descriptors Node inherited (as from the Lambda runtime) reach neither the server nor its children', async () => {
