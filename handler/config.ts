@@ -62,6 +62,8 @@ export interface Config {
   perlPrecompile: string[];
   /** CGI_PERL_WORKER_MAX_REQUESTS: requests after which the worker is replaced by a fresh one. */
   perlWorkerMaxRequests: number;
+  /** CGI_MAX_CONCURRENCY: most scripts running at once in one process; more get 503 with Retry-After. Unset: no cap. */
+  maxConcurrency: number | undefined;
 }
 
 export const SERVER_SOFTWARE = 'lambda-cgi/0.1';
@@ -199,5 +201,6 @@ export function loadConfig(env: Env = process.env): Config {
     perlPreload: perlPreloadFrom(env.CGI_PERL_PRELOAD),
     perlPrecompile: list(env.CGI_PERL_PRECOMPILE, []),
     perlWorkerMaxRequests: positiveInt(env, 'CGI_PERL_WORKER_MAX_REQUESTS', 10_000)!,
+    maxConcurrency: positiveInt(env, 'CGI_MAX_CONCURRENCY', undefined),
   };
 }

@@ -5,6 +5,8 @@
  */
 export interface AccessEntry {
   requestId: string;
+  /** X-Ray trace id of the invocation, when there is one. */
+  traceId?: string;
   method: string;
   /** REQUEST_URI: path and query as the client sent them. */
   uri: string;

@@ -35,8 +35,12 @@ export interface HttpResponse {
   script?: string;
   /** Which runner ran the script ('spawn', 'perl-worker'), for the access log. */
   runner?: string;
+  /** Set when status, headers and this many body bytes already went out through a streaming front door. */
+  streamed?: number;
   /** The static file that answered, for log lines. */
   file?: string;
+  /** A body left on disk for a streaming front door to read (`body` is then empty). */
+  bodyFile?: { path: string; start: number; length: number };
   /** Why this is an error answer, for the gateway to log (from parts that have no logger). */
   error?: string;
 }
