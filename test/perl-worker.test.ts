@@ -396,6 +396,37 @@ describe('the server process', () => {
     expect((await on.run(jobFor('kept.pl', { script: '' }))).runner).toBe('perl-worker');
   });
 
+  it('streams: with a stdout sink the worker hands over chunks as they come, with back-pressure, and an abort stops the script', async () => {
+    const name = 'large-output.pl';
+    const got: Buffer[] = [];
+    let slow = 0;
+    const job = {
+      ...jobFor(name, CORPUS[name]),
+      onStdout: (chunk: Buffer) => {
+        got.push(chunk);
+        // Every tenth chunk the reader is slow: the worker must wait for it.
+        if (got.length % 10 === 0) return new Promise<void>((r) => setTimeout(() => (slow++, r()), 5));
+        return undefined;
+      },
+    };
+    const out = await on.run(job);
+    const viaSpawn = await off.run(jobFor(name, CORPUS[name]));
+    expect(out.runner).toBe('perl-worker');
+    expect(out.stdout.length).toBe(0);
+    expect(slow).toBeGreaterThan(0);
+    expect(Buffer.concat(got).equals(viaSpawn.stdout)).toBe(true);
+
+    const abort = new AbortController();
+    const script = `${P}$| = 1; print "Content-Type: text/plain\\n\\n"; while (1) { print "tick\\n"; select(undef, undef, undef, 0.05) }\n`;
+    writeFileSync(`${bin}/forever.pl`, script, { mode: 0o755 });
+    const started = Date.now();
+    const running = on.run({ ...jobFor('forever.pl', { script }), onStdout: () => undefined, signal: abort.signal });
+    setTimeout(() => abort.abort(), 300);
+    const stopped = await running;
+    expect([stopped.runner, (stopped as { aborted?: boolean }).aborted, stopped.timedOut]).toEqual(['perl-worker', true, false]);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
   it('output beyond the limit kills the script: tooLarge', async () => {
     const out = await on.run({ ...jobFor('large-output.pl', CORPUS['large-output.pl']), maxOutputBytes: 100_000 });
     expect(out.runner).toBe('perl-worker');
