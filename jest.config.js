@@ -10,4 +10,5 @@ module.exports = {
   // Packages the handler bundles that ship only ES modules.
   transformIgnorePatterns: ['/node_modules/(?!mime/)'],
   testTimeout: 30000,
+  setupFilesAfterEnv: ['<rootDir>/test/support/teardown.ts'],
 };

@@ -61,6 +61,16 @@ export interface Config {
   localPath: (path: string) => string;
   /** A variable of the function's own environment, for PassEnv; never one NEVER_PASSED names. */
   functionEnv: (name: string) => string | undefined;
+  /** CGI_PERL_WORKER: run eligible Perl scripts in the persistent Perl worker ('off' disables). */
+  perlWorker: boolean;
+  /** CGI_PERL_WORKER_EXCLUDE: globs (relative to the script's root) of Perl scripts that always run by plain spawn. */
+  perlWorkerExclude: string[];
+  /** CGI_PERL_PRELOAD: modules the worker loads once at start-up. */
+  perlPreload: string[];
+  /** CGI_PERL_PRECOMPILE: globs of scripts compiled once into a zygote of their own (opt-in). */
+  perlPrecompile: string[];
+  /** CGI_PERL_WORKER_MAX_REQUESTS: requests after which the worker is replaced by a fresh one. */
+  perlWorkerMaxRequests: number;
   /** CGI_MAX_CONCURRENCY: most scripts running at once in one process; more get 503 with Retry-After. Unset: no cap. */
   maxConcurrency: number | undefined;
   /**
@@ -85,6 +95,11 @@ export const DEFAULT_PASS_ENV = ['PATH', 'TZ', 'LD_LIBRARY_PATH', 'PERL5LIB'];
  */
 export const DEFAULT_LOCALE = 'C.UTF-8';
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+/** CGI plus what CGI.pm loads lazily on first use, and a small core set most CGI scripts use. */
+export const DEFAULT_PERL_PRELOAD = [
+  'CGI', 'CGI::Util', 'CGI::Cookie', 'HTML::Entities', 'Encode', 'POSIX', 'Data::Dumper', 'File::Spec',
+  'File::Basename', 'Cwd', 'Time::Local', 'Digest::MD5', 'Fcntl', 'Carp', 'Scalar::Util', 'List::Util',
+];
 /** Never handed to a script, whatever CGI_PASS_ENV says: the function's own credentials, and httpoxy. */
 export const NEVER_PASSED = new Set(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'HTTP_PROXY']);
 
@@ -109,6 +124,12 @@ function flag(raw: string | undefined, fallback: boolean): boolean {
 function list(raw: string | undefined, fallback: string[]): string[] {
   if (raw === undefined) return fallback;
   return raw.split(/[,\s]+/).filter(Boolean);
+}
+
+/** Unset or empty: the default set; "none": nothing. */
+function perlPreloadFrom(raw: string | undefined): string[] {
+  if (raw === undefined || raw.trim() === '') return DEFAULT_PERL_PRELOAD;
+  return raw.trim().toLowerCase() === 'none' ? [] : list(raw, []);
 }
 
 function normalisePrefix(raw: string): string {
@@ -224,6 +245,11 @@ export function loadConfig(env: Env = process.env): Config {
     siteConfig: env.CGI_CONFIG ? localPath(env, env.CGI_CONFIG) : undefined,
     localPath: (path) => localPath(env, path),
     functionEnv: (name) => (NEVER_PASSED.has(name) ? undefined : env[name]),
+    perlWorker: flag(env.CGI_PERL_WORKER, true),
+    perlWorkerExclude: list(env.CGI_PERL_WORKER_EXCLUDE, []),
+    perlPreload: perlPreloadFrom(env.CGI_PERL_PRELOAD),
+    perlPrecompile: list(env.CGI_PERL_PRECOMPILE, []),
+    perlWorkerMaxRequests: positiveInt(env, 'CGI_PERL_WORKER_MAX_REQUESTS', 10_000)!,
     maxConcurrency: positiveInt(env, 'CGI_MAX_CONCURRENCY', undefined),
     writable: parseWritable(env.CGI_WRITABLE),
     layerRoot: localPath(env, '/opt'),

@@ -67,7 +67,7 @@ function scriptAnswer(req: HttpRequest, res: HttpResponse, explicitStatus: boole
   // Apache's ap_scan_script_header_err: a script's own validators answer conditionals unless it set the status.
   if (explicitStatus) return res;
   const answer = conditionalAnswer(req, res);
-  return answer === res ? res : { ...answer, script: res.script };
+  return answer === res ? res : { ...answer, script: res.script, runner: res.runner };
 }
 
 /** Why a streamed answer ended, when it was not the script finishing well: its status is long gone. */
@@ -90,9 +90,10 @@ async function runScript(
 ): Promise<HttpResponse | { localRedirect: string }> {
   const { config, log, runner } = gw;
   const script = req.basePath + route.scriptName;
+  let servedBy: string | undefined;
   const fail = (status: number, message: string, detail?: Record<string, unknown>) => {
     log.error(inv.requestId, message, { script, ...detail });
-    return { ...errorResponse(status), script };
+    return { ...errorResponse(status), script, runner: servedBy };
   };
   const command = resolveCommand(config, route.file, route.stats);
   if (command.error !== undefined) return fail(500, `cannot execute script: ${command.error}`);
@@ -136,11 +137,12 @@ async function runScript(
   } finally {
     gw.running.count--;
   }
+  servedBy = out.runner;
   const exit = { exitCode: out.exitCode, signal: out.signal };
   if (out.startError !== undefined) return fail(500, `cannot execute script: ${out.startError}`);
   if (stream?.started !== undefined) {
     logStreamEnd(log, inv.requestId, script, out, stream, timeoutMs);
-    return { ...stream.started, script, streamed: stream.bodyBytes };
+    return { ...stream.started, script, runner: servedBy, streamed: stream.bodyBytes };
   }
   if (out.timedOut) return fail(504, `script timed out after ${timeoutMs} ms; its process group was killed`);
   if (out.tooLarge) {
@@ -158,7 +160,7 @@ async function runScript(
   if (out.exitCode !== 0) log.warn(inv.requestId, 'script exited abnormally after sending its headers', { script, ...exit });
   const res = parsed.response;
   if (res.kind === 'local-redirect') return { localRedirect: res.location };
-  return scriptAnswer(req, { status: res.status, reason: res.reason, headers: res.headers, body: res.body, script }, res.explicitStatus);
+  return scriptAnswer(req, { status: res.status, reason: res.reason, headers: res.headers, body: res.body, script, runner: servedBy }, res.explicitStatus);
 }
 
 async function answerRoute(

@@ -6,7 +6,7 @@ import { jsonTextBytes } from './body';
 import { BadEventError, describeEvent, detectEventFormat, isWarmup, sketchRequest, type EventFormat } from './events';
 import { serveRequest, withBasePath, type Gateway } from './gateway';
 import { createLogger, type AccessEntry, type Logger } from './log';
-import { SpawnRunner } from './process/spawn';
+import { createRunner } from './process/select';
 import { Site } from './site';
 import type { CgiRunner } from './process/runner';
 import { firstHeader, type HttpRequest, type HttpResponse } from './request';
@@ -35,6 +35,8 @@ export interface HandlerOptions {
   config?: Config;
   runner?: CgiRunner;
   logger?: Logger;
+  /** Read the configuration and start the runner (the Perl worker) now, not at the first request. */
+  eager?: boolean;
   /** streamHandler's body limit; Lambda's 200 MB unless a test wants a smaller one. */
   streamMaxBytes?: number;
 }
@@ -85,6 +87,7 @@ function logAccess(log: Logger, ids: Ids, caller: Caller, res: HttpResponse, hea
     bytes: head ? 0 : (res.streamed ?? res.bodyFile?.length ?? res.body.length),
     durationMs: Date.now() - started,
     script: res.script,
+    runner: res.runner,
   });
 }
 
@@ -166,11 +169,11 @@ async function answer(
 /** The gateway, built from the environment on first use; a misconfiguration is thrown each time. */
 function gatewayOnce(options: HandlerOptions): () => Gateway {
   let gateway: Gateway | undefined;
-  return () => {
+  const get = () => {
     if (gateway === undefined) {
       const config = options.config ?? loadConfig();
       const log = options.logger ?? createLogger(config.logFormat);
-      gateway = { config, runner: options.runner ?? new SpawnRunner(), log, running: { count: 0 }, site: new Site(config, log) };
+      gateway = { config, runner: options.runner ?? createRunner(config, log), log, running: { count: 0 }, site: new Site(config, log) };
       for (const problem of startupProblems(config)) gateway.log.warn('startup', problem);
       const writable = prepareWritable(config);
       for (const message of writable.warnings) gateway.log.warn('startup', message);
@@ -178,6 +181,14 @@ function gatewayOnce(options: HandlerOptions): () => Gateway {
     }
     return gateway;
   };
+  if (options.eager) {
+    try {
+      get();
+    } catch {
+      // Reported on every request, with the reason.
+    }
+  }
+  return get;
 }
 
 /** The front door an HTTP event came through, or the invocation error for anything else. */
@@ -243,6 +254,12 @@ export function createStreamHandler(options: HandlerOptions = {}) {
   });
 }
 
-/** The Lambda entry points: configuration is read from the environment on the first request. */
-export const handler = createHandler();
-export const streamHandler = createStreamHandler();
+export { DEFAULT_PERL_PRELOAD } from './config';
+
+/**
+ * The Lambda entry points: configuration is read from the environment at init on
+ * Lambda and under serverless-offline (so the Perl worker starts then), else on the first request.
+ */
+const eager = process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined;
+export const handler = createHandler({ eager });
+export const streamHandler = createStreamHandler({ eager });

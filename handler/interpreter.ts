@@ -66,7 +66,7 @@ function onPath(name: string, searchPath: string): string | undefined {
  * exists, else the shebang's own if it exists, else one of the same name on PATH
  * (Lambda keeps Perl in /opt/bin, scripts say /usr/bin/perl).
  */
-function locateInterpreter(config: Config, interpreter: string): string | undefined {
+export function locateInterpreter(config: Config, interpreter: string): string | undefined {
   const mapped = config.interpreterByPath.get(interpreter);
   if (mapped !== undefined && exists(mapped)) return mapped;
   if (exists(interpreter)) return interpreter;

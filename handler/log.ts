@@ -17,6 +17,8 @@ export interface AccessEntry {
   durationMs: number;
   /** SCRIPT_NAME of the script that answered, if one ran. */
   script?: string;
+  /** Which runner ran the script: 'spawn' or 'perl-worker'. */
+  runner?: string;
   remoteAddr: string;
   user?: string;
   referer?: string;

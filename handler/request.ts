@@ -37,6 +37,8 @@ export interface HttpResponse {
   user?: string;
   /** One of the gateway's own error pages: the site's ErrorDocument may stand in for it. */
   errorPage?: boolean;
+  /** Which runner ran the script ('spawn', 'perl-worker'), for the access log. */
+  runner?: string;
   /** Set when status, headers and this many body bytes already went out through a streaming front door. */
   streamed?: number;
   /** The static file that answered, for log lines. */

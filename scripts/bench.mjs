@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { benchPerlWorker } from './bench-perl.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bundle = join(root, 'dist', 'handler.js');
@@ -328,6 +329,7 @@ async function main() {
         `(15 fresh processes; require('node:child_process') alone: p50 ${percentile(builtin, 0.5).toFixed(2)} ms)`,
     );
     console.log(`worker max RSS: ${(report.maxRssKiB / 1024).toFixed(1)} MiB`);
+    await benchPerlWorker();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 // Bundles the handler into dist/handler.js: one CommonJS file, Node built-ins and the allowed packages only.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -66,7 +66,18 @@ export async function buildHandler({ quiet = false } = {}) {
     renameSync(tmp, file.path);
   }
   if (!quiet) console.log(`built ${outfile} (${statSync(outfile).size} bytes)`);
+  copyPerlWorker();
   return outfile;
+}
+
+/** The Perl worker's server runs beside the bundle (handler/process/worker.ts looks in dist/perl/). */
+const PERL_WORKER = 'lambda-cgi-worker.pl';
+function copyPerlWorker() {
+  const dir = join(root, 'dist', 'perl');
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `${PERL_WORKER}.${process.pid}.tmp`);
+  copyFileSync(join(root, 'handler', 'process', 'perl', PERL_WORKER), tmp);
+  renameSync(tmp, join(dir, PERL_WORKER));
 }
 
 /** Compiles the example site's C programs, when the layer has sources with a Makefile. */
@@ -79,7 +90,7 @@ export function buildSite({ quiet = false } = {}) {
 
 export async function buildAll(opts) {
   await buildHandler(opts);
-  return ['dist/handler.js', ...buildSite(opts)];
+  return ['dist/handler.js', 'dist/perl/', ...buildSite(opts)];
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -2,6 +2,7 @@
 // missing: npm start needs Perl and a C compiler, npm test also Chromium.
 // Run by `npm start` (--for=start) and `npm test` (--for=test); safe to run again.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 const PACKAGES = {
   start: [
@@ -18,19 +19,22 @@ const PACKAGES = {
     { command: 'sqlite3', pkg: 'sqlite3', why: 'reads the example portal\'s database in its tests' },
     { command: 'unshare', pkg: 'util-linux', why: 'read-only bind mount for the EROFS diagnosis test' },
     { command: 'aarch64-linux-gnu-gcc', pkg: 'gcc-aarch64-linux-gnu', why: 'site checker test: an arm64 program' },
+    { file: '/usr/share/perl5/CGI.pm', pkg: 'libcgi-pm-perl', why: 'CGI.pm scripts in the Perl worker tests and bench' },
+    { command: 'git', pkg: 'git', why: 'gitweb pages in the Perl worker tests and bench' },
+    { file: '/usr/share/gitweb/gitweb.cgi', pkg: 'gitweb', why: 'gitweb pages in the Perl worker tests and bench' },
   ],
 };
 
 const target = (process.argv.find((a) => a.startsWith('--for=')) ?? '--for=test').slice('--for='.length);
 const wanted = target === 'start' ? PACKAGES.start : [...PACKAGES.start, ...PACKAGES.test];
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
-const present = (p) => (p.check ? spawnSync('sh', ['-c', p.check], { stdio: 'ignore' }).status === 0 : has(p.command));
+const present = (p) => (p.check ? spawnSync('sh', ['-c', p.check], { stdio: 'ignore' }).status === 0 : p.file !== undefined ? existsSync(p.file) : has(p.command));
 const missing = wanted.filter((p) => !present(p));
 
 if (missing.length === 0) process.exit(0);
 
 const pkgs = [...new Set(missing.map((p) => p.pkg))];
-console.log(`setup: installing ${pkgs.join(', ')} (${missing.map((p) => `${p.command ?? p.check}: ${p.why}`).join('; ')})`);
+console.log(`setup: installing ${pkgs.join(', ')} (${missing.map((p) => `${p.command ?? p.check ?? p.file}: ${p.why}`).join('; ')})`);
 const isRoot = process.getuid?.() === 0;
 const sudo = isRoot ? [] : has('sudo') ? ['sudo', '-n'] : undefined;
 if (sudo === undefined || !has('apt-get')) {
@@ -50,6 +54,6 @@ try {
 }
 const still = missing.filter((p) => !present(p));
 if (still.length > 0) {
-  console.error(`setup: still missing after install: ${still.map((p) => p.command ?? p.check).join(', ')}`);
+  console.error(`setup: still missing after install: ${still.map((p) => p.command ?? p.check ?? p.file).join(', ')}`);
   process.exit(1);
 }

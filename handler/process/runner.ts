@@ -37,6 +37,8 @@ export interface CgiOutput {
   startError?: string;
   /** The last lines of stderr, for the error log when the response is unusable. */
   stderrTail: string[];
+  /** Which runner served the request, for the access log only. */
+  runner?: 'spawn' | 'perl-worker';
 }
 
 export interface CgiRunner {

@@ -23,7 +23,7 @@ function killGroup(pid: number | undefined): void {
 }
 
 /** Splits stderr into lines for the log, capped so a chatty script cannot flood it. */
-class StderrLines {
+export class StderrLines {
   readonly tail: string[] = [];
   private decoder: StringDecoder | undefined;
   private partial = '';

@@ -161,9 +161,11 @@ describe('serverless package, offline', () => {
     expect(packaged.http.output).toContain('lambda-cgi: built dist/handler.js');
   });
 
-  it.each(['http', 'rest', 'url'])('%s: the function zip holds only the bundle and its map', (api) => {
+  it.each(['http', 'rest', 'url'])('%s: the function zip holds only the bundle, its map and the Perl worker', (api) => {
     const entries = readZip(join(packaged[api].dir, 'cgi.zip'));
-    expect(entries.map((e) => e.name).sort()).toEqual(['dist/handler.js', 'dist/handler.js.map']);
+    expect(entries.map((e) => e.name).sort()).toEqual(['dist/handler.js', 'dist/handler.js.map', 'dist/perl/lambda-cgi-worker.pl']);
+    const worker = entries.find((e) => e.name === 'dist/perl/lambda-cgi-worker.pl')!.data;
+    expect(worker.equals(readFileSync(join(__dirname, '../../handler/process/perl/lambda-cgi-worker.pl')))).toBe(true);
   });
 
   it('the bundle is a CommonJS module exporting the handler, with a map of handler/ sources and the allowed packages', () => {
@@ -296,6 +298,11 @@ describe('serverless package, offline', () => {
         CGI_DIRECTORY_SLASH: '',
         CGI_LOG_FORMAT: 'json',
         CGI_CONFIG: '',
+        CGI_PERL_WORKER: 'on',
+        CGI_PERL_WORKER_EXCLUDE: '',
+        CGI_PERL_PRELOAD: '',
+        CGI_PERL_PRECOMPILE: '',
+        CGI_PERL_WORKER_MAX_REQUESTS: '10000',
         CGI_MAX_CONCURRENCY: '',
         CGI_OFFLINE_LAYER_DIR: '',
         CGI_WRITABLE: 'cgi-bin/db',

@@ -5,6 +5,7 @@
  * client sees.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { longLivedPids } from '../../handler/process/worker';
 import type { Answer } from './events';
 
 export interface ProcStat {
@@ -46,9 +47,13 @@ export function allProcesses(): ProcStat[] {
   return out;
 }
 
-/** Every process whose parent is this jest worker, zombies included (an unreaped child is a leak too). */
+/**
+ * Every process whose parent is this jest worker, zombies included (an unreaped
+ * child is a leak too); the Perl worker servers the handler keeps are not leaks.
+ */
 export function childrenOfThisProcess(): ProcStat[] {
-  return allProcesses().filter((p) => p.ppid === process.pid);
+  const keep = new Set(longLivedPids());
+  return allProcesses().filter((p) => p.ppid === process.pid && !keep.has(p.pid));
 }
 
 /** Live (non-zombie) processes in the given process groups. */

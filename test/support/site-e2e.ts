@@ -13,7 +13,12 @@ import { chmodSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO, startOffline, type Offline } from './offline';
-import { liveInGroups, settle } from './processes';
+import { allProcesses, isRunning, liveInGroups, procStat, settle } from './processes';
+
+function isDescendant(pid: number, ancestor: number): boolean {
+  for (let p = procStat(pid), n = 0; p !== undefined && n < 20; p = procStat(p.ppid), n++) if (p.ppid === ancestor) return true;
+  return false;
+}
 
 export const LAYER = join(REPO, 'layers');
 
@@ -96,8 +101,10 @@ const NO_HEADERS_SH = `#!/bin/sh
 echo "a page without its header block"
 `;
 
-export function describeSite(api: 'http' | 'rest'): void {
-  describe(`the example site through serverless-offline (${api === 'http' ? 'HTTP API' : 'REST API, stage /dev'})`, () => {
+/** perlWorker 'off' runs the same site with plain spawn only (CGI_PERL_WORKER=off). */
+export function describeSite(api: 'http' | 'rest', opts: { perlWorker?: 'off' } = {}): void {
+  const mode = opts.perlWorker === 'off' ? ', CGI_PERL_WORKER=off' : '';
+  describe(`the example site through serverless-offline (${api === 'http' ? 'HTTP API' : 'REST API, stage /dev'}${mode})`, () => {
     let server: Offline | undefined;
     let tmp: string;
     let stage: string;
@@ -112,7 +119,9 @@ export function describeSite(api: 'http' | 'rest'): void {
         chmodSync(join(cgiRoot, name), 0o755);
       }
       // The site's writable cgi-bin/db becomes a link into tmp/.data (as ./.data for npm start).
-      server = await startOffline({ api, env: { CGI_ROOT: cgiRoot, CGI_OFFLINE_LAYER_DIR: tmp, CGI_DATA_DIR: join(tmp, '.data') } });
+      const env: Record<string, string> = { CGI_ROOT: cgiRoot, CGI_OFFLINE_LAYER_DIR: tmp, CGI_DATA_DIR: join(tmp, '.data') };
+      if (opts.perlWorker) env.CGI_PERL_WORKER = opts.perlWorker;
+      server = await startOffline({ api, env });
       stage = server.stagePath;
       // Copied once the server is up: starting it is what builds logo.cgi into layers/cgi-bin.
       // logo.cgi reads ../htdocs/logo.png next to its own directory, hence htdocs too.
@@ -324,10 +333,21 @@ export function describeSite(api: 'http' | 'rest'): void {
       expect(res.text).not.toContain('a page without its header block');
     });
 
+    it(`the Perl pages were served by ${opts.perlWorker === 'off' ? 'plain spawn only' : 'the Perl worker (started at init)'}`, () => {
+      const perl = jsonLogLines(server!).filter((l) => l.type === 'access' && /\.pl$/.test(l.script ?? '') && l.status === 200);
+      expect(perl.length).toBeGreaterThan(3);
+      const runners = new Set(perl.map((l) => l.runner));
+      if (opts.perlWorker === 'off') expect(runners).toEqual(new Set(['spawn']));
+      else expect(runners.has('perl-worker')).toBe(true);
+    });
+
     it('stops, leaving no process of its group behind', async () => {
       const pid = server!.pid;
+      const perlServers = allProcesses().filter((p) => p.comm === 'perl' && isDescendant(p.pid, pid)).map((p) => p.pid);
       await server!.stop();
       expect(liveInGroups([pid])).toEqual([]);
+      // The Perl worker runs in a group of its own and goes when its Node process goes.
+      expect(await settle(() => perlServers.every((p) => !isRunning(p)), 5000)).toBe(true);
     });
   });
 }

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { loadConfig } from '../../handler/config';
 import { createHandler } from '../../handler/index';
 import { createLogger } from '../../handler/log';
+import { createRunner } from '../../handler/process/select';
 import type { Event } from './events';
 
 export interface SiteFile {
@@ -54,11 +55,18 @@ export interface Harness {
 export function harness(env: Record<string, string | undefined>): Harness {
   const out: string[] = [];
   const err: string[] = [];
-  const config = loadConfig({ PATH: process.env.PATH, ...env });
+  // CGI_PERL_WORKER=off in the test run's environment runs every suite without the Perl worker.
+  const config = loadConfig({ PATH: process.env.PATH, CGI_PERL_WORKER: process.env.CGI_PERL_WORKER, ...env });
   const logger = createLogger(config.logFormat, (s) => void out.push(s), (s) => void err.push(s));
-  const handler = createHandler({ config, logger });
+  const runner = createRunner(config, logger);
+  const handler = createHandler({ config, logger, runner });
+  // Tests exercise the worker itself, not the spawn it stands in for until it is ready.
+  const ready = runner.whenReady();
   return {
-    invoke: (event, context = { awsRequestId: 'req-1' }) => handler(event, context) as Promise<Event>,
+    invoke: async (event, context = { awsRequestId: 'req-1' }) => {
+      await ready;
+      return handler(event, context) as Promise<Event>;
+    },
     out,
     err,
     clearLogs: () => {
