@@ -179,6 +179,9 @@ function jobFor(name: string, c: Case, cfg = config): CgiJob & { stderr: string[
     cwd: bin,
     env: {
       PATH: '/usr/bin:/bin',
+      // What buildCgiEnv passes every script by default; the server starts with the same locale.
+      LANG: 'C.UTF-8',
+      LC_ALL: 'C.UTF-8',
       GATEWAY_INTERFACE: 'CGI/1.1',
       SERVER_SOFTWARE: 'lambda-cgi/0.1',
       SERVER_NAME: 'example.test',
@@ -346,7 +349,7 @@ describe('the server process', () => {
         }
       });
       const withLib = envs.find((e) => e.includes('PERL5LIB=/nowhere/lib'));
-      expect(withLib).toEqual(['PATH=' + cfg.passedEnv.PATH, 'PERL5LIB=/nowhere/lib', 'PERL_BADLANG=0'].sort());
+      expect(withLib).toEqual(['LANG=C.UTF-8', 'LC_ALL=C.UTF-8', 'PATH=' + cfg.passedEnv.PATH, 'PERL5LIB=/nowhere/lib', 'PERL_BADLANG=0'].sort());
     } finally {
       if (prev === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
       else process.env.AWS_SECRET_ACCESS_KEY = prev;
@@ -375,7 +378,7 @@ describe('the server process', () => {
       const r = createRunner(loadConfig({ PATH: process.env.PATH, CGI_ROOT: ${JSON.stringify(bin)} }), createLogger('json', () => {}, () => {}));
       r.whenReady().then(async () => {
         const fds = require('node:fs').readdirSync('/proc/self/fd').map(Number);
-        const out = await r.run({ file: ${JSON.stringify(`${bin}/fds2.pl`)}, args: [], cwd: ${JSON.stringify(bin)}, env: { PATH: '/usr/bin:/bin' }, stdin: Buffer.alloc(0), timeoutMs: 10000, maxOutputBytes: 1e6, onStderrLine: () => {} });
+        const out = await r.run({ file: ${JSON.stringify(`${bin}/fds2.pl`)}, args: [], cwd: ${JSON.stringify(bin)}, env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' }, stdin: Buffer.alloc(0), timeoutMs: 10000, maxOutputBytes: 1e6, onStderrLine: () => {} });
         const server = require('node:fs').readdirSync('/proc/' + r.workerPids()[0] + '/fd').map(Number).filter((f) => f === 7);
         console.log(JSON.stringify({ node7: fds.includes(7), runner: out.runner, body: out.stdout.toString().split('\\n\\n')[1], server7: server.length }));
         await shutdownPerlWorkers(); clearInterval(keep);
