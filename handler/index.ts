@@ -10,6 +10,11 @@ import type { CgiRunner } from './process/runner';
 import { firstHeader, type HttpRequest, type HttpResponse } from './request';
 import { errorResponse } from './status';
 
+// SIGUSR1 makes Node open its inspector on 127.0.0.1:9229, and any script runs as
+// our uid and may send it: from the inspector it could read our memory and plant
+// code in every later request. With a listener installed, Node no longer does that.
+process.on('SIGUSR1', () => {});
+
 /** The part of Lambda's context object the handler uses. */
 export interface LambdaContext {
   awsRequestId?: string;
