@@ -52,13 +52,56 @@ export interface Config {
    * slashes and would make the redirect loop.
    */
   directorySlash: boolean;
+  /** CGI_KEEP_AWS_CREDENTIALS: the exec wrapper keeps the role credentials, and scripts get them. */
+  keepAwsCredentials: boolean;
+  /** Variables CGI_PASS_ENV or CGI_ENV_<NAME> asked for that are never passed (see NEVER_PASSED). */
+  refusedEnv: RefusedVariable[];
 }
 
 export const SERVER_SOFTWARE = 'lambda-cgi/0.1';
 export const DEFAULT_PASS_ENV = ['PATH', 'LANG', 'TZ', 'LD_LIBRARY_PATH', 'PERL5LIB'];
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
-/** Never handed to a script, whatever CGI_PASS_ENV says: the function's own credentials, and httpoxy. */
-const NEVER_PASSED = new Set(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'HTTP_PROXY']);
+/**
+ * Never handed to a script, whatever CGI_PASS_ENV or CGI_ENV_<NAME> say: what
+ * would let a script act as the function or as the runtime. One entry per name,
+ * with the reason logged when a setting asks for it.
+ */
+const NEVER_PASSED: Record<string, string> = {
+  AWS_ACCESS_KEY_ID: "the function's role credentials (CGI_KEEP_AWS_CREDENTIALS=on passes them)",
+  AWS_SECRET_ACCESS_KEY: "the function's role credentials (CGI_KEEP_AWS_CREDENTIALS=on passes them)",
+  AWS_SESSION_TOKEN: "the function's role credentials (CGI_KEEP_AWS_CREDENTIALS=on passes them)",
+  AWS_CONTAINER_AUTHORIZATION_TOKEN: 'the token that fetches the role credentials from the credentials endpoint',
+  AWS_CONTAINER_CREDENTIALS_FULL_URI: 'the credentials endpoint',
+  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: 'the credentials endpoint',
+  AWS_LAMBDA_RUNTIME_API: "the Runtime API's address: whoever posts there answers or fails the invocation",
+  AWS_LAMBDA_EXEC_WRAPPER: "the runtime's start-up wrapper",
+  _LAMBDA_TELEMETRY_LOG_FD: "the runtime's log descriptor",
+  _HANDLER: "the runtime's handler setting",
+  _X_AMZN_TRACE_ID: "the runtime's trace context (scripts get the request's X-Amzn-Trace-Id header as HTTP_X_AMZN_TRACE_ID)",
+  LD_PRELOAD: "the exec wrapper's preload object, for the Node process only",
+  HTTP_PROXY: 'httpoxy: a client could set it through a Proxy header in some CGI libraries',
+};
+/** Whole families of runtime internals (_LAMBDA_SB_ID, _LAMBDA_CONTROL_SOCKET, _AWS_XRAY_DAEMON_ADDRESS, ...). */
+const NEVER_PASSED_PREFIXES: Array<[string, string]> = [
+  ['_LAMBDA_', 'a Lambda runtime internal'],
+  ['_AWS_', 'an AWS runtime internal'],
+];
+const AWS_KEYS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'];
+
+/** Why a variable is never passed, or undefined when it may be. */
+function neverPassed(name: string, keepAwsCredentials: boolean): string | undefined {
+  if (keepAwsCredentials && AWS_KEYS.includes(name)) return undefined;
+  if (Object.hasOwn(NEVER_PASSED, name)) return NEVER_PASSED[name];
+  return NEVER_PASSED_PREFIXES.find(([prefix]) => name.startsWith(prefix))?.[1];
+}
+
+/** A variable a setting asked for and did not get; logged once when the configuration is read. */
+export interface RefusedVariable {
+  name: string;
+  /** CGI_PASS_ENV or CGI_ENV_<NAME>. */
+  setting: string;
+  why: string;
+}
 
 type Env = Record<string, string | undefined>;
 
@@ -121,23 +164,31 @@ function parseInterpreters(env: Env, raw: string | undefined) {
   return { byPath, byExt };
 }
 
-function passedEnvFrom(env: Env): Record<string, string> {
-  const names = [...DEFAULT_PASS_ENV, ...list(env.CGI_PASS_ENV, [])];
+function passedEnvFrom(env: Env, keepAws: boolean, refused: RefusedVariable[]): Record<string, string> {
+  const asked = list(env.CGI_PASS_ENV, []);
   const out: Record<string, string> = {};
-  for (const name of names) {
+  for (const name of [...DEFAULT_PASS_ENV, ...(keepAws ? AWS_KEYS : []), ...asked]) {
+    const why = neverPassed(name, keepAws);
+    if (why !== undefined) {
+      if (asked.includes(name)) refused.push({ name, setting: 'CGI_PASS_ENV', why });
+      continue;
+    }
     const value = env[name];
-    if (value !== undefined && !NEVER_PASSED.has(name)) out[name] = value;
+    if (value !== undefined) out[name] = value;
   }
   if (out.PATH === undefined) out.PATH = DEFAULT_PATH;
   return out;
 }
 
-function fixedEnvFrom(env: Env): Record<string, string> {
+function fixedEnvFrom(env: Env, keepAws: boolean, refused: RefusedVariable[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
     if (!key.startsWith('CGI_ENV_') || value === undefined) continue;
     const name = key.slice('CGI_ENV_'.length);
-    if (name !== '' && !NEVER_PASSED.has(name)) out[name] = value;
+    if (name === '') continue;
+    const why = neverPassed(name, keepAws);
+    if (why === undefined) out[name] = value;
+    else refused.push({ name, setting: key, why });
   }
   return out;
 }
@@ -151,6 +202,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (logFormat !== 'json' && logFormat !== 'combined') {
     throw new ConfigError(`CGI_LOG_FORMAT must be "json" or "combined", got "${env.CGI_LOG_FORMAT}"`);
   }
+  const keepAwsCredentials = flag(env.CGI_KEEP_AWS_CREDENTIALS, false);
+  const refusedEnv: RefusedVariable[] = [];
   return {
     root,
     rootReal: rootReal ?? root,
@@ -162,8 +215,8 @@ export function loadConfig(env: Env = process.env): Config {
     timeoutMs: positiveInt(env, 'CGI_TIMEOUT_MS', undefined),
     maxBodyBytes: positiveInt(env, 'CGI_MAX_BODY_BYTES', 6 * 1024 * 1024)!,
     maxHeaderBytes: positiveInt(env, 'CGI_MAX_HEADER_BYTES', 64 * 1024)!,
-    passedEnv: passedEnvFrom(env),
-    fixedEnv: fixedEnvFrom(env),
+    passedEnv: passedEnvFrom(env, keepAwsCredentials, refusedEnv),
+    fixedEnv: fixedEnvFrom(env, keepAwsCredentials, refusedEnv),
     interpreterByPath: interpreters.byPath,
     interpreterByExt: interpreters.byExt,
     passAuth: flag(env.CGI_PASS_AUTH, false),
@@ -173,5 +226,7 @@ export function loadConfig(env: Env = process.env): Config {
     logFormat,
     serveStatic: flag(env.CGI_STATIC, true),
     directorySlash: flag(env.CGI_DIRECTORY_SLASH, !env.IS_OFFLINE),
+    keepAwsCredentials,
+    refusedEnv,
   };
 }

@@ -129,7 +129,7 @@ async function answer(
 
 export function createHandler(options: HandlerOptions = {}) {
   let gateway: Gateway | undefined;
-  const gw = (): Gateway => {
+  const gw = (requestId: string): Gateway => {
     if (gateway === undefined) {
       const config = options.config ?? loadConfig();
       gateway = {
@@ -137,6 +137,9 @@ export function createHandler(options: HandlerOptions = {}) {
         runner: options.runner ?? new SpawnRunner(),
         log: options.logger ?? createLogger(config.logFormat),
       };
+      for (const r of config.refusedEnv) {
+        gateway.log.warn(requestId, `${r.setting} asks for ${r.name}, which is never passed to scripts: ${r.why}`);
+      }
     }
     return gateway;
   };
@@ -151,7 +154,7 @@ export function createHandler(options: HandlerOptions = {}) {
     }
     let gateway: Gateway;
     try {
-      gateway = gw();
+      gateway = gw(context?.awsRequestId ?? '-');
     } catch (err) {
       // A misconfigured function answers every request 500 and says why in the log, each time.
       const log = options.logger ?? createLogger('json');
