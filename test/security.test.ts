@@ -5,10 +5,12 @@
  * the exec wrapper where the defence depends on it. Each attack script prints a
  * marker first, so a test also fails if the attack never ran.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { answerOf, httpApiEvent } from './support/events';
-import { FAKE_CREDENTIALS, freshUid, shareTree, startHost, type Host } from './support/host';
+import { FAKE_CREDENTIALS, freshUid, shareTree, startHost, WRAPPER, type Host } from './support/host';
 import { freePort } from './support/offline';
 import { jsonLines } from './support/processes';
 import { cleanup, harness, makeTree, parseEnv0, PRINTENV_SH } from './support/site';
@@ -157,5 +159,185 @@ describe('runtime secrets never reach a script, whatever CGI_PASS_ENV and CGI_EN
     expect(env.AWS_SESSION_TOKEN).toBe(FAKE_CREDENTIALS.AWS_SESSION_TOKEN);
     expect(env.AWS_CONTAINER_AUTHORIZATION_TOKEN).toBeUndefined();
     expect(env.AWS_LAMBDA_RUNTIME_API).toBeUndefined();
+  });
+});
+
+const READ_PARENT_ENVIRON = `#!/bin/sh
+printf 'Content-Type: text/plain\\n\\nattack ran\\n'
+if tr '\\0' '\\n' < /proc/$PPID/environ 2>/dev/null; then echo "environ read"; else echo "environ denied"; fi
+`;
+// Looks for the host's credentials in every environ it can open, its own excepted.
+const SCAN_ENVIRONS = `#!/bin/sh
+printf 'Content-Type: text/plain\\n\\nattack ran\\n'
+n=0; opened=0
+for f in /proc/[0-9]*/environ; do
+  case "$f" in /proc/$$/*) continue ;; esac
+  if tr '\\0' '\\n' < "$f" > env.$$ 2>/dev/null; then
+    opened=$((opened + 1))
+    grep -q '^AWS_SECRET_ACCESS_KEY=' env.$$ && n=$((n + 1))
+  fi
+done
+rm -f env.$$
+echo "opened $opened, with keys $n"
+`;
+// The pattern is assembled at run time, so that reading this file cannot plant it in the host.
+const READ_PARENT_MEMORY = `#!/usr/bin/perl
+use strict;
+print "Content-Type: text/plain\\n\\nattack ran\\n";
+my $ppid = getppid();
+my @want = (join('', 'SECRET', 'COOKIE'), join('', 'fakeSecret', 'AccessKey'));
+open(my $maps, '<', "/proc/$ppid/maps") or do { print "maps denied\\n"; exit };
+open(my $mem, '<:raw', "/proc/$ppid/mem") or do { print "mem denied\\n"; exit };
+my ($bytes, @found) = (0, 0, 0);
+while (my $line = <$maps>) {
+  my ($lo, $hi, $perm) = $line =~ /^([0-9a-f]+)-([0-9a-f]+) (\\S+)/ or next;
+  next unless $perm =~ /^r/;
+  my $len = hex($hi) - hex($lo);
+  next if $len > 256 * 1024 * 1024;
+  sysseek($mem, hex($lo), 0) or next;
+  my $buf;
+  my $n = sysread($mem, $buf, $len) or next;
+  $bytes += $n;
+  for my $i (0, 1) { $found[$i]++ while $buf =~ /\\Q$want[$i]\\E/g; }
+}
+print "read $bytes bytes, cookie $found[0], key $found[1]\\n";
+`;
+const FORGE_LOG = `#!/bin/sh
+printf 'Content-Type: text/plain\\n\\nattack ran\\n'
+if printf '{"level":"info","type":"access","uri":"/FORGED-LINE","status":200}\\n' 2>/dev/null >> /proc/$PPID/fd/1; then
+  echo "log forged"
+else
+  echo "log denied"
+fi
+`;
+const COOKIE_SH = `#!/bin/sh
+printf 'Content-Type: text/plain\\n\\ncookie seen\\n'
+`;
+
+describe.each([
+  ['through the exec wrapper', true],
+  ['control: without it, the same attacks get in', false],
+])('/proc of the host, %s', (_label, wrapper) => {
+  let dir: string;
+  let host: Host;
+  beforeAll(async () => {
+    const uid = freshUid();
+    dir = makeTree({
+      'cgi-bin/environ.sh': READ_PARENT_ENVIRON, 'cgi-bin/scan.sh': SCAN_ENVIRONS, 'cgi-bin/mem.pl': READ_PARENT_MEMORY,
+      'cgi-bin/forge.sh': FORGE_LOG, 'cgi-bin/cookie.sh': COOKIE_SH,
+    });
+    shareTree(dir, uid, ['cgi-bin']);
+    host = await startHost({ uid, wrapper, env: { CGI_ROOT: `${dir}/cgi-bin` } });
+  });
+  afterAll(async () => {
+    await host?.stop();
+    cleanup(dir);
+  });
+
+  it('/proc/$PPID/environ', async () => {
+    const out = await body(host, '/cgi-bin/environ.sh');
+    expect(out.startsWith('attack ran\n')).toBe(true);
+    if (wrapper) {
+      expect(out).toBe('attack ran\nenviron denied\n');
+    } else {
+      expect(out).toContain(`AWS_SECRET_ACCESS_KEY=${FAKE_CREDENTIALS.AWS_SECRET_ACCESS_KEY}`);
+      expect(out).toContain('environ read');
+    }
+  });
+
+  it('a scan of /proc/*/environ', async () => {
+    const out = await body(host, '/cgi-bin/scan.sh');
+    const m = /^attack ran\nopened (\d+), with keys (\d+)\n$/.exec(out);
+    expect(m).not.toBeNull();
+    expect(Number(m![2])).toBe(wrapper ? 0 : 1);
+  });
+
+  it('/proc/$PPID/mem through maps: no key, no earlier request\'s cookie', async () => {
+    await host.invoke(get('/cgi-bin/cookie.sh', { cookie: 'session=SECRETCOOKIE4711' }));
+    const out = await body(host, '/cgi-bin/mem.pl');
+    if (wrapper) {
+      expect(out).toMatch(/^attack ran\n(maps|mem) denied\n$/);
+    } else {
+      const m = /^attack ran\nread (\d+) bytes, cookie (\d+), key (\d+)\n$/.exec(out);
+      expect(m).not.toBeNull();
+      expect(Number(m![1])).toBeGreaterThan(1e6);
+      expect(Number(m![2])).toBeGreaterThan(0);
+      expect(Number(m![3])).toBeGreaterThan(0);
+    }
+  });
+
+  it('/proc/$PPID/fd/1: no forged access-log line', async () => {
+    const out = await body(host, '/cgi-bin/forge.sh');
+    await sleep(100);
+    expect(out).toBe(wrapper ? 'attack ran\nlog denied\n' : 'attack ran\nlog forged\n');
+    if (wrapper) expect(host.stdout()).not.toContain('FORGED-LINE');
+    else expect(host.stdout()).toContain('FORGED-LINE');
+    // The real access lines are there all the same.
+    expect(host.stdout()).toContain('"uri":"/cgi-bin/forge.sh"');
+  });
+});
+
+describe('the exec wrapper (dist/wrapper/exec-wrapper, as deployed at /opt/lambda-cgi/)', () => {
+  const envOf = (extra: Record<string, string>, wrapper = WRAPPER) => {
+    const r = spawnSync(wrapper, ['/usr/bin/env', '-0'], { env: { PATH: '/usr/bin:/bin', ...FAKE_CREDENTIALS, ...extra } });
+    return { status: r.status, stderr: r.stderr.toString(), env: parseEnv0(r.stdout) };
+  };
+
+  it('runs its arguments without the role credentials, with the preload object beside it', () => {
+    const { status, env } = envOf({ AWS_REGION: 'us-east-1' });
+    expect(status).toBe(0);
+    expect([env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN]).toEqual([undefined, undefined, undefined]);
+    expect(env.AWS_REGION).toBe('us-east-1');
+    // env(1) is exec'd with the object preloaded, whose constructor already removed LD_PRELOAD.
+    expect(env.LD_PRELOAD).toBeUndefined();
+  });
+
+  it('CGI_KEEP_AWS_CREDENTIALS=on keeps them', () => {
+    const { env } = envOf({ CGI_KEEP_AWS_CREDENTIALS: 'on' });
+    expect(env.AWS_SECRET_ACCESS_KEY).toBe(FAKE_CREDENTIALS.AWS_SECRET_ACCESS_KEY);
+    expect(envOf({ CGI_KEEP_AWS_CREDENTIALS: 'off' }).env.AWS_SECRET_ACCESS_KEY).toBeUndefined();
+  });
+
+  it('sets LD_PRELOAD to the object beside itself for the runtime', () => {
+    const r = spawnSync(WRAPPER, ['/bin/sh', '-c', 'printf %s "$LD_PRELOAD"'], { env: { PATH: '/usr/bin:/bin' } });
+    // sh is a dynamically linked program too, so the constructor ran: the variable is gone.
+    expect(r.stdout.toString()).toBe('');
+    const dir = makeTree({});
+    try {
+      copyFileSync(WRAPPER, join(dir, 'exec-wrapper'));
+      chmodSync(join(dir, 'exec-wrapper'), 0o755);
+      writeFileSync(join(dir, 'lambda-cgi-nodump.so'), '');
+      // An empty file is not an object the loader can preload: the wrapper still points at it.
+      const seen = spawnSync(join(dir, 'exec-wrapper'), ['/bin/sh', '-c', 'printf %s "$LD_PRELOAD"'], { env: { PATH: '/usr/bin:/bin' } });
+      expect(seen.stdout.toString()).toBe(join(dir, 'lambda-cgi-nodump.so'));
+      rmSync(join(dir, 'lambda-cgi-nodump.so'));
+      const missing = envOf({}, join(dir, 'exec-wrapper'));
+      expect(missing.status).toBe(1);
+      expect(missing.stderr).toMatch(/lambda-cgi-nodump\.so is missing; not starting the runtime/);
+      expect(missing.env).toEqual({});
+    } finally {
+      cleanup(dir);
+    }
+  });
+
+  it('scripts under it: no LD_PRELOAD even when CGI_PASS_ENV asks, and they stay dumpable (readable by the handler)', async () => {
+    const uid = freshUid();
+    const dir = makeTree({
+      'cgi-bin/env.sh': PRINTENV_SH,
+      'cgi-bin/dumpable.sh': "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nstat -c %u /proc/$$/environ /proc/$PPID/environ\n",
+    });
+    shareTree(dir, uid);
+    const host = await startHost({ uid, wrapper: true, env: { CGI_ROOT: `${dir}/cgi-bin`, CGI_PASS_ENV: 'LD_PRELOAD,AWS_SECRET_ACCESS_KEY' } });
+    try {
+      const env = parseEnv0(answerOf(await host.invoke(get('/cgi-bin/env.sh'))).body);
+      expect(env.GATEWAY_INTERFACE).toBe('CGI/1.1');
+      expect(env.LD_PRELOAD).toBeUndefined();
+      expect(env.AWS_SECRET_ACCESS_KEY).toBeUndefined();
+      // The script's own /proc entries are its uid's; the host's are root's (non-dumpable).
+      expect(await body(host, '/cgi-bin/dumpable.sh')).toBe(`${uid}\n0\n`);
+    } finally {
+      await host.stop();
+      cleanup(dir);
+    }
   });
 });

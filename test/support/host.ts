@@ -7,7 +7,8 @@
  * go over the IPC channel, so the host's stdout carries only its log.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Event } from './events';
 
@@ -68,7 +69,12 @@ export async function startHost(opts: HostOptions & { uid?: number }): Promise<H
   const uid = opts.uid ?? freshUid();
   const command = [process.execPath, ...(opts.nodeArgs ?? []), HOST_MAIN];
   const [file, ...args] = opts.wrapper ? [WRAPPER, ...command] : command;
-  const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', 'ipc'];
+  // stdout is a file of the host's uid, as Lambda's log pipe is its runtime's: a script
+  // that may reopen /proc/<host>/fd/1 can then write into it, and the test sees it.
+  const outFile = join(tmpdir(), `lambda-cgi-host-${uid}-${process.pid}.out`);
+  const outFd = openSync(outFile, 'a');
+  chownSync(outFile, uid, uid);
+  const stdio: StdioOptions = ['ignore', outFd, 'pipe', 'ipc'];
   if (opts.extraFd !== undefined) {
     for (let fd = 4; fd < opts.extraFd; fd++) stdio.push('ignore');
     stdio.push('pipe');
@@ -92,10 +98,9 @@ export async function startHost(opts: HostOptions & { uid?: number }): Promise<H
       ...opts.env,
     },
   });
-  let out = '';
+  closeSync(outFd);
   let err = '';
   let extra = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString('utf8')));
   child.stderr!.on('data', (d: Buffer) => (err += d.toString('utf8')));
   if (opts.extraFd !== undefined) {
     const stream = child.stdio[opts.extraFd] as NodeJS.ReadableStream;
@@ -133,14 +138,16 @@ export async function startHost(opts: HostOptions & { uid?: number }): Promise<H
         child.send({ id, event });
       }),
     selfSignal: (signal) => child.send({ kill: signal }),
-    stdout: () => out,
+    stdout: () => readFileSync(outFile, 'utf8'),
     stderr: () => err,
     extraFdData: () => extra,
     stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const gone = new Promise((ok) => child.once('exit', ok));
-      child.kill('SIGKILL');
-      await gone;
+      if (child.exitCode === null && child.signalCode === null) {
+        const gone = new Promise((ok) => child.once('exit', ok));
+        child.kill('SIGKILL');
+        await gone;
+      }
+      rmSync(outFile, { force: true });
     },
   };
 }
