@@ -13,7 +13,7 @@ import { answerOf, httpApiEvent } from './support/events';
 import { FAKE_CREDENTIALS, freshUid, shareTree, startHost, WRAPPER, type Host } from './support/host';
 import { freePort } from './support/offline';
 import { jsonLines } from './support/processes';
-import { cleanup, harness, makeTree, parseEnv0, PRINTENV_SH } from './support/site';
+import { cleanup, compileC, harness, makeTree, parseEnv0, PRINTENV_SH } from './support/site';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -339,5 +339,69 @@ describe('the exec wrapper (dist/wrapper/exec-wrapper, as deployed at /opt/lambd
       await host.stop();
       cleanup(dir);
     }
+  });
+});
+
+const LIST_FDS_C = `#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int main(void) {
+  printf("Content-Type: text/plain\\n\\nattack ran\\n");
+  DIR *d = opendir("/proc/self/fd");
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d)) continue;
+    char path[64], target[256];
+    snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    target[n > 0 ? n : 0] = 0;
+    printf("fd %s %s\\n", e->d_name, target);
+  }
+  closedir(d);
+  fflush(stdout);
+  const char forged[] = "{\\"level\\":\\"info\\",\\"type\\":\\"access\\",\\"uri\\":\\"/FORGED-FD\\"}\\n";
+  printf("write to 62: %s\\n", write(62, forged, strlen(forged)) > 0 ? "done" : "refused");
+  return 0;
+}
+`;
+
+describe.each([
+  ['under the exec wrapper', true],
+  ['without it (tests, serverless-offline)', false],
+])('inherited descriptors, %s', (_label, wrapper) => {
+  let dir: string;
+  let host: Host;
+  beforeAll(async () => {
+    const uid = freshUid();
+    dir = makeTree({});
+    compileC(LIST_FDS_C, join(dir, 'fds.cgi'));
+    shareTree(dir, uid);
+    // fd 62 stands for the runtime's telemetry log: inherited, not close-on-exec, above Node's 0-16.
+    host = await startHost({ uid, wrapper, extraFd: 62, env: { CGI_ROOT: dir, CGI_PREFIX: '/' } });
+  });
+  afterAll(async () => {
+    await host?.stop();
+    cleanup(dir);
+  });
+
+  it('the host really holds fd 62 open (the test reads what is written into it)', () => {
+    const r = spawnSync('sh', ['-c', `readlink /proc/${host.pid}/fd/62`]);
+    expect(r.stdout.toString()).toMatch(/^socket:/);
+  });
+
+  it(wrapper ? 'a script gets exactly fds 0, 1 and 2' : 'a script gets 0, 1, 2 and nothing beyond but /dev/null', async () => {
+    const out = await body(host, '/fds.cgi');
+    const lines = out.split('\n').filter(Boolean);
+    expect(lines[0]).toBe('attack ran');
+    const fds = lines.filter((l) => l.startsWith('fd ')).map((l) => l.split(' '));
+    expect(fds.filter(([, n]) => Number(n) <= 2).map(([, n]) => n).sort()).toEqual(['0', '1', '2']);
+    const beyond = fds.filter(([, n]) => Number(n) > 2);
+    if (wrapper) expect(beyond).toEqual([]);
+    else for (const [, n, target] of beyond) expect({ n, target }).toEqual({ n, target: '/dev/null' });
+    expect(lines[lines.length - 1]).toBe(wrapper ? 'write to 62: refused' : 'write to 62: done');
+    await sleep(100);
+    expect(host.extraFdData()).not.toContain('FORGED');
   });
 });

@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { spawn, type StdioOptions } from 'node:child_process';
+import { openSync, readdirSync, readFileSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { CgiJob, CgiOutput, CgiRunner } from './runner';
 
@@ -20,6 +21,53 @@ function killGroup(pid: number | undefined): void {
   } finally {
     Error.stackTraceLimit = limit;
   }
+}
+
+const O_CLOEXEC = 0o2000000;
+let scriptStdio: StdioOptions | undefined;
+
+/**
+ * Descriptors this process inherited without close-on-exec (a runtime's
+ * telemetry log fd, say). Node marks only fds 0-16 at start, and a child would
+ * inherit the rest; everything Node opens itself is close-on-exec, so looking
+ * once is enough. The exec wrapper's preload object marks them all at start,
+ * which leaves this list empty on Lambda.
+ */
+function inheritedFds(): number[] {
+  const fds: number[] = [];
+  for (const name of readdirSync('/proc/self/fd')) {
+    const fd = Number(name);
+    if (fd < 3) continue;
+    try {
+      const flags = /^flags:\s*([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1'));
+      if (flags !== null && (parseInt(flags[1], 8) & O_CLOEXEC) === 0) fds.push(fd);
+    } catch {
+      // closed meanwhile (readdir's own descriptor)
+    }
+  }
+  return fds;
+}
+
+/**
+ * A script's stdio: its three pipes and, where this process holds an
+ * inheritable descriptor, /dev/null instead (Node has no fcntl to mark it, and
+ * closing it could break the runtime).
+ */
+function stdioForScripts(): StdioOptions {
+  if (scriptStdio !== undefined) return scriptStdio;
+  let leaky: number[] = [];
+  try {
+    leaky = inheritedFds();
+  } catch {
+    // No /proc: nothing we can see.
+  }
+  const stdio: StdioOptions = ['pipe', 'pipe', 'pipe'];
+  if (leaky.length > 0) {
+    const devNull = openSync('/dev/null', 'r+');
+    for (let fd = 3; fd <= Math.max(...leaky); fd++) stdio.push(leaky.includes(fd) ? devNull : 'ignore');
+  }
+  scriptStdio = stdio;
+  return stdio;
 }
 
 /** Splits stderr into lines for the log, capped so a chatty script cannot flood it. */
@@ -100,7 +148,7 @@ export class SpawnRunner implements CgiRunner {
         child = spawn(job.file, job.args, {
           cwd: job.cwd,
           env: job.env,
-          stdio: ['pipe', 'pipe', 'pipe'],
+          stdio: stdioForScripts(),
           detached: true,
         });
       } catch (err) {
