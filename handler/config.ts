@@ -56,6 +56,12 @@ export interface Config {
   keepAwsCredentials: boolean;
   /** Variables CGI_PASS_ENV or CGI_ENV_<NAME> asked for that are never passed (see NEVER_PASSED). */
   refusedEnv: RefusedVariable[];
+  /**
+   * CGI_SWEEP: after each script, kill what it left running outside its process
+   * group (process/sweep.ts). On by default on Lambda only (AWS_LAMBDA_RUNTIME_API
+   * set, not serverless-offline): elsewhere our uid is also the developer's.
+   */
+  sweep: boolean;
 }
 
 export const SERVER_SOFTWARE = 'lambda-cgi/0.1';
@@ -228,5 +234,6 @@ export function loadConfig(env: Env = process.env): Config {
     directorySlash: flag(env.CGI_DIRECTORY_SLASH, !env.IS_OFFLINE),
     keepAwsCredentials,
     refusedEnv,
+    sweep: flag(env.CGI_SWEEP, env.AWS_LAMBDA_RUNTIME_API !== undefined && !env.IS_OFFLINE),
   };
 }

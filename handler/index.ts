@@ -6,6 +6,7 @@ import { BadEventError, describeEvent, detectEventFormat, isWarmup, sketchReques
 import { serveRequest, withBasePath, type Gateway } from './gateway';
 import { createLogger, type AccessEntry, type Logger } from './log';
 import { SpawnRunner } from './process/spawn';
+import { setSweeping } from './process/sweep';
 import type { CgiRunner } from './process/runner';
 import { firstHeader, type HttpRequest, type HttpResponse } from './request';
 import { errorResponse } from './status';
@@ -137,6 +138,9 @@ export function createHandler(options: HandlerOptions = {}) {
         runner: options.runner ?? new SpawnRunner(),
         log: options.logger ?? createLogger(config.logFormat),
       };
+      if (!setSweeping(config.sweep) && config.sweep) {
+        gateway.log.warn(requestId, 'CGI_SWEEP is off: running as root, "our uid" would be every process on the machine');
+      }
       for (const r of config.refusedEnv) {
         gateway.log.warn(requestId, `${r.setting} asks for ${r.name}, which is never passed to scripts: ${r.why}`);
       }
@@ -164,6 +168,8 @@ export function createHandler(options: HandlerOptions = {}) {
     return answer(gateway, format, event as Record<string, unknown>, context);
   };
 }
+
+export { registerLongLived, unregisterLongLived } from './process/sweep';
 
 /** The Lambda entry point: configuration is read from the environment on the first request. */
 export const handler = createHandler();

@@ -6,13 +6,13 @@
  * marker first, so a test also fails if the attack never ran.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { answerOf, httpApiEvent } from './support/events';
-import { FAKE_CREDENTIALS, freshUid, shareTree, startHost, WRAPPER, type Host } from './support/host';
+import { FAKE_CREDENTIALS, freshUid, killUid, shareTree, startHost, WRAPPER, type Host } from './support/host';
 import { freePort } from './support/offline';
-import { jsonLines } from './support/processes';
+import { isRunning, jsonLines, procStat, settle } from './support/processes';
 import { cleanup, compileC, harness, makeTree, parseEnv0, PRINTENV_SH } from './support/site';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -403,5 +403,206 @@ describe.each([
     expect(lines[lines.length - 1]).toBe(wrapper ? 'write to 62: refused' : 'write to 62: done');
     await sleep(100);
     expect(host.extraFdData()).not.toContain('FORGED');
+  });
+});
+
+/** Waits (in the script) until the survivor has written its pid, so the test knows whom to look for. */
+const WAIT_FOR = (file: string) => `i=0; while [ ! -s ${file} ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done`;
+const SURVIVORS: Record<string, string> = {
+  'setsid.sh': `#!/bin/sh
+setsid sh -c 'echo $$ > out/setsid.pid; exec sleep 30' </dev/null >/dev/null 2>&1 &
+${WAIT_FOR('out/setsid.pid')}
+printf 'Content-Type: text/plain\\n\\nleft setsid\\n'
+`,
+  'posix-setsid.pl': `#!/usr/bin/perl
+use POSIX ();
+if (my $pid = fork) { 1 until -s 'out/posix-setsid.pid' or !select(undef, undef, undef, 0.01); print "Content-Type: text/plain\\n\\nleft POSIX::setsid\\n"; exit }
+POSIX::setsid();
+open STDOUT, '>', '/dev/null'; open STDERR, '>', '/dev/null';
+open my $f, '>', 'out/posix-setsid.pid.tmp'; print $f $$; close $f; rename 'out/posix-setsid.pid.tmp', 'out/posix-setsid.pid';
+sleep 30;
+`,
+  'setpgid.pl': `#!/usr/bin/perl
+if (my $pid = fork) { 1 until -s 'out/setpgid.pid' or !select(undef, undef, undef, 0.01); print "Content-Type: text/plain\\n\\nleft setpgid\\n"; exit }
+setpgrp(0, 0);
+open STDOUT, '>', '/dev/null'; open STDERR, '>', '/dev/null';
+open my $f, '>', 'out/setpgid.pid.tmp'; print $f $$; close $f; rename 'out/setpgid.pid.tmp', 'out/setpgid.pid';
+sleep 30;
+`,
+};
+// The classic daemon: fork, setsid, fork again, and make itself non-dumpable (root-owned /proc/N).
+const DAEMON_C = `#include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+int main(void) {
+  if (fork() == 0) {
+    setsid();
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (fork() != 0) _exit(0);
+    freopen("/dev/null", "w", stdout);
+    FILE *f = fopen("out/daemon.pid.tmp", "w");
+    fprintf(f, "%d %d", getpid(), prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
+    fclose(f);
+    rename("out/daemon.pid.tmp", "out/daemon.pid");
+    sleep(30);
+    _exit(0);
+  }
+  for (int i = 0; i < 500 && access("out/daemon.pid", F_OK) != 0; i++) usleep(10000);
+  printf("Content-Type: text/plain\\n\\nleft a daemon\\n");
+  return 0;
+}
+`;
+// Stays behind and reads every environment it can for the next request's cookie.
+const SPY_SH = `#!/bin/sh
+setsid sh -c '
+  echo $$ > out/spy.pid
+  end=$(( $(date +%s) + 6 ))
+  while [ $(date +%s) -lt $end ]; do
+    for f in /proc/[0-9]*/environ; do tr "\\\\0" "\\\\n" < $f 2>/dev/null | grep "^HTTP_COOKIE=" >> out/spy.txt; done
+    sleep 0.05
+  done' </dev/null >/dev/null 2>&1 &
+${WAIT_FOR('out/spy.pid')}
+printf 'Content-Type: text/plain\\n\\nspy left\\n'
+`;
+const VICTIM_SH = `#!/bin/sh
+sleep 1
+printf 'Content-Type: text/plain\\n\\nvictim done\\n'
+`;
+// A long request whose own background child must survive a concurrent request's census.
+const SIBLING_SH = `#!/bin/sh
+sh -c 'echo $$ > out/sibling-child.pid; sleep 1.5; echo alive > out/sibling-child.done' &
+child=$!
+setsid sh -c 'echo $$ > out/sibling-escapee.pid; exec sleep 30' </dev/null >/dev/null 2>&1 &
+wait $child
+${WAIT_FOR('out/sibling-escapee.pid')}
+sleep 2
+printf 'Content-Type: text/plain\\n\\n'
+cat out/sibling-child.done
+`;
+const FORKS_SH = `#!/bin/sh
+sleep 0.5
+/bin/true
+printf 'Content-Type: text/plain\\n\\nforked\\n'
+`;
+
+describe.each([
+  ['with the census (CGI_SWEEP on Lambda)', true],
+  ['control: CGI_SWEEP=off, the survivors live on', false],
+])('survivors, %s', (_label, sweep) => {
+  let dir: string;
+  let host: Host;
+  const out = () => join(dir, 'cgi-bin', 'out');
+  const pidIn = (name: string) => Number(readFileSync(join(out(), name), 'utf8').split(' ')[0]);
+  beforeAll(async () => {
+    const uid = freshUid();
+    dir = makeTree({
+      ...Object.fromEntries(Object.entries(SURVIVORS).map(([n, s]) => [`cgi-bin/${n}`, s])),
+      'cgi-bin/spy.sh': SPY_SH, 'cgi-bin/victim.sh': VICTIM_SH, 'cgi-bin/sibling.sh': SIBLING_SH, 'cgi-bin/forks.sh': FORKS_SH,
+    });
+    compileC(DAEMON_C, join(dir, 'cgi-bin', 'daemon.cgi'));
+    shareTree(dir, uid, ['cgi-bin/out']);
+    host = await startHost({ uid, env: { CGI_ROOT: `${dir}/cgi-bin`, ...(sweep ? {} : { CGI_SWEEP: 'off' }) } });
+  });
+  afterAll(async () => {
+    await host?.stop();
+    killUid(host.uid);
+    cleanup(dir);
+  });
+
+  it.each([...Object.keys(SURVIVORS), 'daemon.cgi'])('%s: gone once the answer is back', async (script) => {
+    const res = answerOf(await host.invoke(get(`/cgi-bin/${script}`)));
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toMatch(/^left /);
+    const name = script.replace(/\.\w+$/, '.pid');
+    const pid = pidIn(name);
+    expect(pid).toBeGreaterThan(1);
+    if (script === 'daemon.cgi') expect(readFileSync(join(out(), name), 'utf8').split(' ')[1]).toBe('0');
+    if (sweep) {
+      expect(await settle(() => !isRunning(pid), 1000)).toBe(true);
+    } else {
+      expect(isRunning(pid)).toBe(true);
+      // Escaped indeed: its own session or group, not the script's.
+      expect(procStat(pid)!.pgrp).not.toBe(procStat(host.pid)!.pgrp);
+    }
+  });
+
+  it("a survivor cannot read the next request's cookie", async () => {
+    expect(answerOf(await host.invoke(get('/cgi-bin/spy.sh'))).body.toString()).toBe('spy left\n');
+    const spy = pidIn('spy.pid');
+    await host.invoke(get('/cgi-bin/victim.sh', { cookie: 'session=victim-secret-42' }));
+    const seen = existsSync(join(out(), 'spy.txt')) ? readFileSync(join(out(), 'spy.txt'), 'utf8') : '';
+    if (sweep) {
+      expect(isRunning(spy)).toBe(false);
+      expect(seen).not.toContain('victim-secret-42');
+    } else {
+      expect(seen).toContain('HTTP_COOKIE=session=victim-secret-42');
+    }
+  });
+
+  it("a concurrent request's census spares a running script's tree", async () => {
+    const long = host.invoke(get('/cgi-bin/sibling.sh'));
+    for (let i = 0; i < 300 && !existsSync(join(out(), 'sibling-escapee.pid')); i++) await sleep(10);
+    const escapee = pidIn('sibling-escapee.pid');
+    // A request that ends (and is swept) while sibling.sh still runs.
+    expect(answerOf(await host.invoke(get('/cgi-bin/setsid.sh'))).status).toBe(200);
+    expect(isRunning(pidIn('sibling-child.pid')) || existsSync(join(out(), 'sibling-child.done'))).toBe(true);
+    expect(isRunning(escapee)).toBe(true);
+    expect(answerOf(await long).body.toString()).toBe('alive\n');
+    expect(isRunning(escapee)).toBe(!sweep);
+  });
+
+  it('registerLongLived: a helper the handler started while a script ran is spared, an unregistered one is not', async () => {
+    const running = host.invoke(get('/cgi-bin/forks.sh'));
+    await sleep(100);
+    const [registered, unregistered] = await host.daemons();
+    expect(answerOf(await running).body.toString()).toBe('forked\n');
+    expect(isRunning(registered)).toBe(true);
+    expect(isRunning(unregistered)).toBe(!sweep);
+  });
+});
+
+describe('a child holding stdout after the script exits does not hold the answer hostage', () => {
+  const HOSTAGE_SH = `#!/bin/sh
+printf 'Content-Type: text/plain\\n\\nthe whole answer\\n'
+setsid sleep 30 &
+echo $! > hostage.pid
+`;
+  let dir: string;
+  beforeAll(() => {
+    dir = makeTree({ 'cgi-bin/hostage.sh': HOSTAGE_SH });
+  });
+  afterAll(() => cleanup(dir));
+
+  it('without the census (here as root): the answer comes after the 500 ms grace, with the body', async () => {
+    const h = harness({ CGI_ROOT: `${dir}/cgi-bin`, CGI_TIMEOUT_MS: '20000' });
+    const started = Date.now();
+    const res = answerOf(await h.invoke(get('/cgi-bin/hostage.sh')));
+    const pid = Number(readFileSync(join(dir, 'cgi-bin', 'hostage.pid'), 'utf8'));
+    try {
+      expect(res.status).toBe(200);
+      expect(res.body.toString()).toBe('the whole answer\n');
+      // Loose bound for "did not wait for the sleep or the timeout".
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(isRunning(pid)).toBe(true);
+    } finally {
+      process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  it('with the census: the holder is killed and the answer is complete', async () => {
+    const uid = freshUid();
+    const d = makeTree({ 'cgi-bin/hostage.sh': HOSTAGE_SH });
+    shareTree(d, uid, ['cgi-bin']);
+    const host = await startHost({ uid, env: { CGI_ROOT: `${d}/cgi-bin` } });
+    try {
+      const res = answerOf(await host.invoke(get('/cgi-bin/hostage.sh')));
+      expect(res.body.toString()).toBe('the whole answer\n');
+      expect(isRunning(Number(readFileSync(join(d, 'cgi-bin', 'hostage.pid'), 'utf8')))).toBe(false);
+    } finally {
+      await host.stop();
+      killUid(uid);
+      cleanup(d);
+    }
   });
 });

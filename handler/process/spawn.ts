@@ -2,11 +2,12 @@ import { spawn, type StdioOptions } from 'node:child_process';
 import { openSync, readdirSync, readFileSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { CgiJob, CgiOutput, CgiRunner } from './runner';
+import { forkMark, scriptEnded, scriptStarted } from './sweep';
 
 const STDERR_TAIL_LINES = 20;
 const STDERR_LINE_MAX = 8 * 1024;
 const STDERR_LOG_MAX = 256 * 1024;
-/** After a kill, how long to wait for pipes held by an escaped descendant before giving up on them. */
+/** After the script exits or is killed, how long to wait for pipes held by an escaped descendant. */
 const CLOSE_GRACE_MS = 500;
 
 function killGroup(pid: number | undefined): void {
@@ -144,6 +145,7 @@ export class SpawnRunner implements CgiRunner {
       };
 
       let child: ReturnType<typeof spawn>;
+      const mark = forkMark();
       try {
         child = spawn(job.file, job.args, {
           cwd: job.cwd,
@@ -157,19 +159,24 @@ export class SpawnRunner implements CgiRunner {
         return;
       }
 
-      const stop = () => {
-        killGroup(child.pid);
+      // Pipes still held by an escaped descendant get a short grace, then the answer is what was written.
+      const graceForPipes = () => {
         graceTimer ??= setTimeout(() => {
           child.stdout?.destroy();
           child.stderr?.destroy();
           finish();
         }, CLOSE_GRACE_MS);
       };
+      const stop = () => {
+        killGroup(child.pid);
+        graceForPipes();
+      };
       timer = setTimeout(() => {
         timedOut = true;
         stop();
       }, job.timeoutMs);
 
+      const ticket = child.pid === undefined ? undefined : scriptStarted(child.pid, mark);
       child.on('error', (err) => {
         if (child.pid === undefined) finish(err.message);
       });
@@ -177,6 +184,9 @@ export class SpawnRunner implements CgiRunner {
         exitCode = code;
         signal = sig;
         killGroup(child.pid);
+        // Whatever escaped the group: before the answer, so that nothing runs on into the next request.
+        scriptEnded(ticket);
+        graceForPipes();
       });
       child.on('close', () => finish());
 

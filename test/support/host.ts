@@ -37,6 +37,8 @@ export interface Host {
   pid: number;
   uid: number;
   invoke(event: Event, id?: string): Promise<Event>;
+  /** Starts two orphaned `sleep 60` in the host; registers the first with registerLongLived. */
+  daemons(): Promise<number[]>;
   /** Asks the host to signal itself (as a script of its uid could). */
   selfSignal(signal: NodeJS.Signals): void;
   stdout(): string;
@@ -138,6 +140,12 @@ export async function startHost(opts: HostOptions & { uid?: number }): Promise<H
         child.send({ id, event });
       }),
     selfSignal: (signal) => child.send({ kill: signal }),
+    daemons: () =>
+      new Promise((ok, fail) => {
+        const id = `daemons-${++n}`;
+        pending.set(id, { ok: ok as (r: Event) => void, fail });
+        child.send({ id, daemons: true });
+      }),
     stdout: () => readFileSync(outFile, 'utf8'),
     stderr: () => err,
     extraFdData: () => extra,
