@@ -169,7 +169,7 @@ export function createHandler(options: HandlerOptions = {}) {
   };
 }
 
-export { registerLongLived, unregisterLongLived } from './process/sweep';
+export { registerLongLived, setSweeping, unregisterLongLived } from './process/sweep';
 
 /** The Lambda entry point: configuration is read from the environment on the first request. */
 export const handler = createHandler();

@@ -13,6 +13,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bundle = join(root, 'dist', 'handler.js');
 const SMALL_RUNS = Number(process.env.BENCH_SMALL_RUNS ?? 2000);
 const LARGE_RUNS = Number(process.env.BENCH_LARGE_RUNS ?? 200);
+const SHELL_RUNS = Number(process.env.BENCH_SHELL_RUNS ?? 500);
 const LARGE_BYTES = 4 * 1024 * 1024;
 
 const TINY_C = `#include <stdio.h>
@@ -49,6 +50,11 @@ function setUp() {
   }
   writeFileSync(join(bin, 'env.sh'), "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nenv -0\n");
   chmodSync(join(bin, 'env.sh'), 0o755);
+  // A shell script that runs one command: the census then has pids to look at.
+  writeFileSync(join(bin, 'fork.sh'), "#!/bin/sh\n/bin/true\nprintf 'Content-Type: text/plain\\n\\nhello\\n'\n");
+  chmodSync(join(bin, 'fork.sh'), 0o755);
+  // The worker may run as another uid (see censusWorker): everything must be readable.
+  chmodSync(dir, 0o755);
   const data = Buffer.alloc(LARGE_BYTES);
   let x = 2463534242;
   for (let i = 0; i < data.length; i++) {
@@ -111,41 +117,59 @@ async function worker(dir) {
       child.stdin.end();
     });
 
+  // The census toggled per request in the same process, so its cost is read side by side too.
+  const { setSweeping } = require(bundle);
+  const censusOn = setSweeping(true);
+  const withoutCensus = (fn) => async () => {
+    setSweeping(false);
+    try {
+      return await fn();
+    } finally {
+      setSweeping(censusOn);
+    }
+  };
+
   async function compare(name, path, runs, check) {
     const viaHandler = async () => check(await handler(event(path), context()));
     const viaSpawn = floor(join(dir, 'cgi-bin', path.split('/').pop()));
-    for (let i = 0; i < Math.max(20, runs / 10); i++) {
-      await viaSpawn();
-      await viaHandler();
-    }
-    const times = [[], []];
-    const fns = [viaSpawn, viaHandler];
+    const fns = [viaSpawn, viaHandler, withoutCensus(viaHandler)];
+    for (let i = 0; i < Math.max(20, runs / 10); i++) for (const fn of fns) await fn();
+    const times = fns.map(() => []);
     for (let i = 0; i < runs; i++) {
-      const order = Math.random() < 0.5 ? [0, 1] : [1, 0];
+      const order = [0, 1, 2].sort(() => Math.random() - 0.5);
       for (const j of order) {
         const t = process.hrtime.bigint();
         await fns[j]();
         times[j].push(Number(process.hrtime.bigint() - t) / 1e6);
       }
     }
-    const [s, h] = times.map((t) => t.sort((a, b) => a - b));
+    const [s, h, off] = times.map((t) => t.sort((a, b) => a - b));
     return {
       name,
       runs,
+      census: censusOn,
       spawn: { p50: percentile(s, 0.5), p99: percentile(s, 0.99) },
       handler: { p50: percentile(h, 0.5), p99: percentile(h, 0.99) },
+      noCensus: { p50: percentile(off, 0.5) },
     };
   }
 
-  const small = await compare('small response (6 B, tiny C CGI)', '/cgi-bin/tiny.cgi', SMALL_RUNS, (r) => {
-    if (r.statusCode !== 200 || r.body !== 'hello\n') throw new Error(`bad answer ${JSON.stringify(r).slice(0, 200)}`);
-  });
-  const large = await compare('4 MB binary response (C CGI)', '/cgi-bin/file.cgi', LARGE_RUNS, (r) => {
-    if (r.statusCode !== 200 || !r.isBase64Encoded || r.body.length !== Math.ceil(LARGE_BYTES / 3) * 4) {
-      throw new Error(`bad answer: status ${r.statusCode}, ${r.body.length} chars`);
-    }
-  });
-  process.send({ results: [small, large], maxRssKiB: process.resourceUsage().maxRSS });
+  const cases = {
+    small: () => compare('small response (6 B, tiny C CGI)', '/cgi-bin/tiny.cgi', SMALL_RUNS, (r) => {
+      if (r.statusCode !== 200 || r.body !== 'hello\n') throw new Error(`bad answer ${JSON.stringify(r).slice(0, 200)}`);
+    }),
+    large: () => compare('4 MB binary response (C CGI)', '/cgi-bin/file.cgi', LARGE_RUNS, (r) => {
+      if (r.statusCode !== 200 || !r.isBase64Encoded || r.body.length !== Math.ceil(LARGE_BYTES / 3) * 4) {
+        throw new Error(`bad answer: status ${r.statusCode}, ${r.body.length} chars`);
+      }
+    }),
+    shell: () => compare('shell script running one command', '/cgi-bin/fork.sh', SHELL_RUNS, (r) => {
+      if (r.statusCode !== 200 || r.body !== 'hello\n') throw new Error(`bad answer ${JSON.stringify(r).slice(0, 200)}`);
+    }),
+  };
+  const results = [];
+  for (const name of (process.env.BENCH_CASES ?? 'small,large').split(',')) results.push(await cases[name]());
+  process.send({ results, uid: process.getuid(), maxRssKiB: process.resourceUsage().maxRSS });
 }
 
 /** Milliseconds a fresh Node process takes to require `what`, sorted. */
@@ -161,31 +185,61 @@ function requireTimes(what, runs) {
   return times.sort((a, b) => a - b);
 }
 
+/**
+ * One bench worker: the bundle in a process of its own, its access log to
+ * /dev/null. `unprivileged`: as on Lambda, as an unprivileged uid (a fresh one,
+ * when the bench runs as root), so that the survivor census really runs.
+ */
+function runWorker(dir, cases, env, { unprivileged = false } = {}) {
+  const devnull = openSync('/dev/null', 'w');
+  const asUser = unprivileged && process.getuid?.() === 0 ? { uid: BENCH_UID, gid: BENCH_UID } : {};
+  const child = fork(fileURLToPath(import.meta.url), ['--worker', dir], {
+    ...asUser,
+    stdio: ['ignore', devnull, 'inherit', 'ipc'],
+    env: {
+      ...process.env, CGI_ROOT: join(dir, 'cgi-bin'), CGI_DOCUMENT_ROOT: dir, BENCH_FILE: join(dir, 'data.bin'),
+      CGI_PASS_ENV: 'BENCH_FILE', BENCH_CASES: cases, ...env,
+    },
+  });
+  return new Promise((resolve, reject) => {
+    child.on('message', (report) => {
+      child.disconnect();
+      resolve(report);
+    });
+    child.on('exit', (code) => code !== 0 && reject(new Error(`bench worker exited with ${code}`)));
+  });
+}
+/** A uid nobody else uses, so that the census in the worker meets only its own processes. */
+const BENCH_UID = 300_000 + (process.pid % 100_000);
+
+const fmt = (n) => n.toFixed(3).padStart(8);
+
+function printCase(r, target) {
+  const ratio = r.handler.p50 / r.spawn.p50;
+  const verdict = target === undefined ? '' : `<= ${target} ${ratio <= target ? 'ok' : 'MISSED'}`;
+  console.log(
+    `${r.name.padEnd(38)} ${String(r.runs).padStart(5)}  ${fmt(r.spawn.p50)}   ${fmt(r.spawn.p99)}   ${fmt(r.handler.p50)}     ${fmt(r.handler.p99)}     ${ratio.toFixed(3).padStart(6)}   ${verdict}`,
+  );
+}
+
 async function main() {
   const dir = setUp();
   try {
-    const devnull = openSync('/dev/null', 'w');
-    const child = fork(fileURLToPath(import.meta.url), ['--worker', dir], {
-      stdio: ['ignore', devnull, 'inherit', 'ipc'],
-      env: { ...process.env, CGI_ROOT: join(dir, 'cgi-bin'), CGI_DOCUMENT_ROOT: dir, BENCH_FILE: join(dir, 'data.bin'), CGI_PASS_ENV: 'BENCH_FILE' },
-    });
-    const report = await new Promise((resolve, reject) => {
-      child.on('message', resolve);
-      child.on('exit', (code) => code !== 0 && reject(new Error(`bench worker exited with ${code}`)));
-    });
-    child.disconnect();
+    const report = await runWorker(dir, 'small,large', { CGI_SWEEP: 'on' });
+    const [small, large] = report.results;
+    const census = await runWorker(dir, 'small,shell', { CGI_SWEEP: 'on' }, { unprivileged: true });
 
-    const fmt = (n) => n.toFixed(3).padStart(8);
-    const targets = [1.1, 1.5];
     console.log(`lambda-cgi benchmark  (node ${process.version}, ${new Date().toISOString()})`);
     console.log('latency in ms; floor = raw child_process.spawn of the same program with the same environment\n');
     console.log('case                                   runs   floor p50  floor p99  handler p50  handler p99  p50 ratio  target');
-    report.results.forEach((r, i) => {
-      const ratio = r.handler.p50 / r.spawn.p50;
-      console.log(
-        `${r.name.padEnd(38)} ${String(r.runs).padStart(5)}  ${fmt(r.spawn.p50)}   ${fmt(r.spawn.p99)}   ${fmt(r.handler.p50)}     ${fmt(r.handler.p99)}     ${ratio.toFixed(3).padStart(6)}   <= ${targets[i]} ${ratio <= targets[i] ? 'ok' : 'MISSED'}`,
-      );
-    });
+    printCase(small, 1.1);
+    printCase(large, 1.5);
+    // Its requests alternate at random with the same requests with the census switched off.
+    console.log(`\nsurvivor census (CGI_SWEEP=on, as uid ${census.uid}), handler p50 with it minus without it, same run:`);
+    for (const r of census.results) {
+      const extra = r.handler.p50 - r.noCensus.p50;
+      console.log(`  ${r.name.padEnd(36)} ${extra >= 0 ? '+' : ''}${extra.toFixed(3)} ms  (census ${r.census ? 'on' : 'OFF'}; ratio to floor ${(r.handler.p50 / r.spawn.p50).toFixed(3)} with, ${(r.noCensus.p50 / r.spawn.p50).toFixed(3)} without)`);
+    }
     const size = statSync(bundle).size;
     const req = requireTimes(bundle, 15);
     // The built-in the bundle cannot do without, loaded alone: the part of the time that is not ours.
