@@ -1,4 +1,4 @@
-import { realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 
 /**
@@ -62,6 +62,24 @@ export interface Config {
    * set, not serverless-offline): elsewhere our uid is also the developer's.
    */
   sweep: boolean;
+  /**
+   * CGI_RLIMIT_CPU (seconds), CGI_RLIMIT_MEM (address space), CGI_RLIMIT_NPROC,
+   * CGI_RLIMIT_FSIZE (bytes; K, M, G suffixes): Apache's RLimitCPU, RLimitMEM,
+   * RLimitNPROC and the file size, set on each script by wrapper/cgi-exec.
+   * Empty: no limits, and no cgi-exec hop.
+   */
+  rlimits: RLimits;
+  /** The cgi-exec program applying `rlimits`; undefined when there are none. */
+  execShim: string | undefined;
+  /** CGI_PRIVATE_TMPDIR: a fresh TMPDIR per request, created before the script and removed after it. */
+  privateTmpdir: boolean;
+}
+
+export interface RLimits {
+  cpu?: number;
+  mem?: number;
+  nproc?: number;
+  fsize?: number;
 }
 
 export const SERVER_SOFTWARE = 'lambda-cgi/0.1';
@@ -110,6 +128,21 @@ export interface RefusedVariable {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** One entry per limit: the setting, the cgi-exec flag, whether it takes a byte size. */
+export const RLIMIT_SETTINGS: Array<{ key: keyof RLimits; name: string; flag: string; bytes: boolean }> = [
+  { key: 'cpu', name: 'CGI_RLIMIT_CPU', flag: '-c', bytes: false },
+  { key: 'mem', name: 'CGI_RLIMIT_MEM', flag: '-m', bytes: true },
+  { key: 'nproc', name: 'CGI_RLIMIT_NPROC', flag: '-n', bytes: false },
+  { key: 'fsize', name: 'CGI_RLIMIT_FSIZE', flag: '-f', bytes: true },
+];
+const SIZE_SUFFIX: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+/** Where cgi-exec is: beside the bundle (dist/wrapper/), in the source tree's build, or in the wrapper layer. */
+const EXEC_SHIM_PLACES = [
+  join(__dirname, 'wrapper', 'cgi-exec'),
+  join(__dirname, '..', 'dist', 'wrapper', 'cgi-exec'),
+  '/opt/lambda-cgi/cgi-exec',
+];
 
 export class ConfigError extends Error {}
 
@@ -199,6 +232,29 @@ function fixedEnvFrom(env: Env, keepAws: boolean, refused: RefusedVariable[]): R
   return out;
 }
 
+function rlimitsFrom(env: Env): RLimits {
+  const out: RLimits = {};
+  for (const r of RLIMIT_SETTINGS) {
+    const raw = env[r.name]?.trim();
+    if (raw === undefined || raw === '') continue;
+    const m = (r.bytes ? /^(\d+)\s*([KMG]?)B?$/i : /^(\d+)()$/).exec(raw);
+    const n = m === null ? NaN : Number(m[1]) * SIZE_SUFFIX[m[2].toUpperCase()];
+    if (!Number.isSafeInteger(n) || n <= 0) {
+      throw new ConfigError(`${r.name} must be a positive ${r.bytes ? 'size (bytes, or with K, M, G)' : 'integer'}, got "${raw}"`);
+    }
+    out[r.key] = n;
+  }
+  return out;
+}
+
+function execShimFor(rlimits: RLimits): string | undefined {
+  if (Object.keys(rlimits).length === 0) return undefined;
+  const found = EXEC_SHIM_PLACES.find((p) => existsSync(p));
+  // Fail closed: limits the function asked for and cannot set.
+  if (found === undefined) throw new ConfigError(`CGI_RLIMIT_* is set but cgi-exec is in none of ${EXEC_SHIM_PLACES.join(', ')}`);
+  return found;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const root = localPath(env, env.CGI_ROOT || '/opt/cgi-bin');
   const documentRoot = localPath(env, env.CGI_DOCUMENT_ROOT || '/opt/htdocs');
@@ -209,6 +265,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`CGI_LOG_FORMAT must be "json" or "combined", got "${env.CGI_LOG_FORMAT}"`);
   }
   const keepAwsCredentials = flag(env.CGI_KEEP_AWS_CREDENTIALS, false);
+  const rlimits = rlimitsFrom(env);
   const refusedEnv: RefusedVariable[] = [];
   return {
     root,
@@ -235,5 +292,8 @@ export function loadConfig(env: Env = process.env): Config {
     keepAwsCredentials,
     refusedEnv,
     sweep: flag(env.CGI_SWEEP, env.AWS_LAMBDA_RUNTIME_API !== undefined && !env.IS_OFFLINE),
+    rlimits,
+    execShim: execShimFor(rlimits),
+    privateTmpdir: flag(env.CGI_PRIVATE_TMPDIR, false),
   };
 }

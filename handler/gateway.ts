@@ -4,7 +4,8 @@ import { parseCgiResponse } from './cgi-response';
 import type { Config } from './config';
 import { resolveCommand } from './interpreter';
 import type { Logger } from './log';
-import type { CgiRunner } from './process/runner';
+import type { CgiOutput, CgiRunner } from './process/runner';
+import { makePrivateTmpdir, removePrivateTmpdir } from './process/tmpdir';
 import type { HttpRequest, HttpResponse } from './request';
 import { resolveRoute, type Route } from './route';
 import { serveStatic } from './static';
@@ -65,19 +66,27 @@ async function runScript(
   const timeoutMs = inv.deadline - Date.now();
   if (timeoutMs <= 0) return fail(504, 'no time left to start the script');
 
-  const out = await runner.run({
-    file: command.file,
-    args: [...command.args, ...isindexArgs(req.query)],
-    cwd: dirname(route.file),
-    env: buildCgiEnv({
-      config, req, file: route.file, scriptName: route.scriptName, pathInfo: route.pathInfo,
-      requestId: inv.requestId, redirectedFrom,
-    }),
-    stdin: req.body,
-    timeoutMs,
-    maxOutputBytes: inv.maxOutputBytes,
-    onStderrLine: (line) => log.stderr(inv.requestId, script, line),
+  const env = buildCgiEnv({
+    config, req, file: route.file, scriptName: route.scriptName, pathInfo: route.pathInfo,
+    requestId: inv.requestId, redirectedFrom,
   });
+  const tmp = config.privateTmpdir ? makePrivateTmpdir() : undefined;
+  if (tmp !== undefined) env.TMPDIR = tmp;
+  let out: CgiOutput;
+  try {
+    out = await runner.run({
+      file: command.file,
+      args: [...command.args, ...isindexArgs(req.query)],
+      cwd: dirname(route.file),
+      env,
+      stdin: req.body,
+      timeoutMs,
+      maxOutputBytes: inv.maxOutputBytes,
+      onStderrLine: (line) => log.stderr(inv.requestId, script, line),
+    });
+  } finally {
+    removePrivateTmpdir(tmp, (message) => log.warn(inv.requestId, message, { script }));
+  }
   const exit = { exitCode: out.exitCode, signal: out.signal };
   if (out.startError !== undefined) return fail(500, `cannot execute script: ${out.startError}`);
   if (out.timedOut) return fail(504, `script timed out after ${timeoutMs} ms; its process group was killed`);

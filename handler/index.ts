@@ -135,7 +135,7 @@ export function createHandler(options: HandlerOptions = {}) {
       const config = options.config ?? loadConfig();
       gateway = {
         config,
-        runner: options.runner ?? new SpawnRunner(),
+        runner: options.runner ?? new SpawnRunner({ execShim: config.execShim, rlimits: config.rlimits }),
         log: options.logger ?? createLogger(config.logFormat),
       };
       if (!setSweeping(config.sweep) && config.sweep) {

@@ -13,6 +13,7 @@ import { answerOf, httpApiEvent } from './support/events';
 import { FAKE_CREDENTIALS, freshUid, killUid, shareTree, startHost, WRAPPER, type Host } from './support/host';
 import { freePort } from './support/offline';
 import { isRunning, jsonLines, procStat, settle } from './support/processes';
+import { loadConfig } from '../handler/config';
 import { cleanup, compileC, harness, makeTree, parseEnv0, PRINTENV_SH } from './support/site';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -416,14 +417,14 @@ printf 'Content-Type: text/plain\\n\\nleft setsid\\n'
 `,
   'posix-setsid.pl': `#!/usr/bin/perl
 use POSIX ();
-if (my $pid = fork) { 1 until -s 'out/posix-setsid.pid' or !select(undef, undef, undef, 0.01); print "Content-Type: text/plain\\n\\nleft POSIX::setsid\\n"; exit }
+if (my $pid = fork) { for (1 .. 500) { last if -s 'out/posix-setsid.pid'; select(undef, undef, undef, 0.01) } print "Content-Type: text/plain\\n\\nleft POSIX::setsid\\n"; exit }
 POSIX::setsid();
 open STDOUT, '>', '/dev/null'; open STDERR, '>', '/dev/null';
 open my $f, '>', 'out/posix-setsid.pid.tmp'; print $f $$; close $f; rename 'out/posix-setsid.pid.tmp', 'out/posix-setsid.pid';
 sleep 30;
 `,
   'setpgid.pl': `#!/usr/bin/perl
-if (my $pid = fork) { 1 until -s 'out/setpgid.pid' or !select(undef, undef, undef, 0.01); print "Content-Type: text/plain\\n\\nleft setpgid\\n"; exit }
+if (my $pid = fork) { for (1 .. 500) { last if -s 'out/setpgid.pid'; select(undef, undef, undef, 0.01) } print "Content-Type: text/plain\\n\\nleft setpgid\\n"; exit }
 setpgrp(0, 0);
 open STDOUT, '>', '/dev/null'; open STDERR, '>', '/dev/null';
 open my $f, '>', 'out/setpgid.pid.tmp'; print $f $$; close $f; rename 'out/setpgid.pid.tmp', 'out/setpgid.pid';
@@ -606,3 +607,143 @@ echo $! > hostage.pid
     }
   });
 });
+
+describe('opt-in limits (CGI_RLIMIT_*), set by cgi-exec without a shell', () => {
+  const LIMITS_SH = `#!/bin/sh
+printf 'Content-Type: text/plain\\n\\n'
+grep -E '^Max (cpu time|file size|processes|address space)' /proc/self/limits | sed 's/  */ /g'
+echo "parent: $(cat /proc/$PPID/comm)"
+`;
+  const CPU_PL = `#!/usr/bin/perl
+$| = 1;
+print "Content-Type: text/plain\\n\\nspinning\\n";
+1 while 1;
+`;
+  const MEM_PL = `#!/usr/bin/perl
+$| = 1;
+print "Content-Type: text/plain\\n\\nallocating\\n";
+# Not a constant, or Perl would fold it while compiling.
+my $x = 'x' x (256 * 1024 * 1024 + length($0) * 0);
+print "allocated\\n";
+`;
+  const FSIZE_SH = `#!/bin/sh
+printf 'Content-Type: text/plain\\n\\n'
+head -c 3000000 /dev/zero > out/big.$$ 2>/dev/null
+wc -c < out/big.$$
+`;
+  const NPROC_PL = `#!/usr/bin/perl
+print "Content-Type: text/plain\\n\\n";
+my $pid = fork;
+exit 0 if defined $pid && $pid == 0;
+print defined $pid ? "forked\\n" : "fork refused\\n";
+waitpid($pid, 0) if $pid;
+`;
+  let dir: string;
+  let host: Host;
+  let plain: Host;
+  let nproc: Host;
+  beforeAll(async () => {
+    const uid = freshUid();
+    dir = makeTree({
+      'cgi-bin/limits.sh': LIMITS_SH, 'cgi-bin/cpu.pl': CPU_PL, 'cgi-bin/mem.pl': MEM_PL, 'cgi-bin/fsize.sh': FSIZE_SH,
+      'cgi-bin/nproc.pl': NPROC_PL,
+    });
+    shareTree(dir, uid, ['cgi-bin/out']);
+    const env = { CGI_ROOT: `${dir}/cgi-bin`, CGI_TIMEOUT_MS: '20000' };
+    host = await startHost({
+      uid, env: { ...env, CGI_RLIMIT_CPU: '1', CGI_RLIMIT_MEM: '128M', CGI_RLIMIT_FSIZE: '1M' },
+    });
+    plain = await startHost({ uid: freshUid(), env });
+    nproc = await startHost({ uid: freshUid(), env: { ...env, CGI_RLIMIT_NPROC: '1' } });
+  });
+  afterAll(async () => {
+    await host?.stop();
+    await plain?.stop();
+    await nproc?.stop();
+    killUid(host.uid);
+    cleanup(dir);
+  });
+
+  it('the script runs with each limit as soft and hard limit, exec\'d in place (its parent is the host)', async () => {
+    const out = await body(host, '/cgi-bin/limits.sh');
+    expect(out).toContain('Max cpu time 1 1 seconds');
+    expect(out).toContain(`Max file size ${1024 * 1024} ${1024 * 1024} bytes`);
+    expect(out).toContain(`Max address space ${128 * 1024 * 1024} ${128 * 1024 * 1024} bytes`);
+    expect(out).toContain('parent: node');
+  });
+
+  it('off by default: no limits, and the program is spawned directly', async () => {
+    const out = await body(plain, '/cgi-bin/limits.sh');
+    expect(out).toContain('Max cpu time unlimited unlimited seconds');
+    expect(out).toContain('Max file size unlimited unlimited bytes');
+  });
+
+  it('CGI_RLIMIT_CPU: a spinning script is stopped after its second, long before the timeout', async () => {
+    const started = Date.now();
+    const res = answerOf(await host.invoke(get('/cgi-bin/cpu.pl')));
+    expect(res.body.toString()).toBe('spinning\n');
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(host.stderr()).toMatch(/"signal":"SIGXCPU"|"signal":"SIGKILL"/);
+  });
+
+  it('CGI_RLIMIT_MEM: an allocation beyond it fails', async () => {
+    expect(await body(host, '/cgi-bin/mem.pl')).toBe('allocating\n');
+    expect(await body(plain, '/cgi-bin/mem.pl')).toBe('allocating\nallocated\n');
+  });
+
+  it('CGI_RLIMIT_FSIZE: a file stops growing at it', async () => {
+    expect((await body(host, '/cgi-bin/fsize.sh')).trim()).toBe(String(1024 * 1024));
+    expect((await body(plain, '/cgi-bin/fsize.sh')).trim()).toBe('3000000');
+  });
+
+  it('CGI_RLIMIT_NPROC: counts every process and thread of the uid, so 1 means no fork at all', async () => {
+    expect(await body(nproc, '/cgi-bin/nproc.pl')).toBe('fork refused\n');
+    expect(await body(plain, '/cgi-bin/nproc.pl')).toBe('forked\n');
+  });
+
+  it('a malformed limit is a configuration error (500 and a log line), not "no limit"', async () => {
+    expect(() => loadConfig({ CGI_RLIMIT_MEM: '64 megs' })).toThrow(/CGI_RLIMIT_MEM must be a positive size/);
+    expect(() => loadConfig({ CGI_RLIMIT_CPU: '1.5' })).toThrow(/CGI_RLIMIT_CPU must be a positive integer/);
+    expect(loadConfig({ CGI_RLIMIT_MEM: '64m', CGI_RLIMIT_CPU: '' }).rlimits).toEqual({ mem: 64 * 1024 * 1024 });
+    expect(loadConfig({ CGI_RLIMIT_CPU: '' }).execShim).toBeUndefined();
+  });
+});
+
+describe('CGI_PRIVATE_TMPDIR=on: a TMPDIR of its own per request', () => {
+  const TMP_SH = `#!/bin/sh
+printf 'Content-Type: text/plain\\n\\n'
+echo "$TMPDIR"
+stat -c %a "$TMPDIR"
+f=$(mktemp) && echo "mktemp $f"
+perl -MFile::Temp=tempfile -e '(undef, $n) = tempfile(); print "File::Temp $n\\n"'
+`;
+  let dir: string;
+  beforeAll(() => {
+    dir = makeTree({ 'cgi-bin/tmp.sh': TMP_SH });
+  });
+  afterAll(() => cleanup(dir));
+
+  it('created before the script, used by mktemp and File::Temp, removed after; a new one each time', async () => {
+    const h = harness({ CGI_ROOT: `${dir}/cgi-bin`, CGI_PRIVATE_TMPDIR: 'on' });
+    const seen: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const [tmp, mode, mk, ft] = (await body2(h, '/cgi-bin/tmp.sh')).split('\n');
+      expect(tmp).toMatch(/\/cgi-req-\w+$/);
+      expect(mode).toBe('700');
+      expect(mk.startsWith(`mktemp ${tmp}/`)).toBe(true);
+      expect(ft.startsWith(`File::Temp ${tmp}/`)).toBe(true);
+      expect(existsSync(tmp)).toBe(false);
+      seen.push(tmp);
+    }
+    expect(seen[0]).not.toBe(seen[1]);
+  });
+
+  it('off by default: TMPDIR is not set', async () => {
+    const h = harness({ CGI_ROOT: `${dir}/cgi-bin` });
+    expect((await body2(h, '/cgi-bin/tmp.sh')).split('\n')[0]).toBe('');
+  });
+});
+
+async function body2(h: { invoke: (e: any) => Promise<any> }, path: string): Promise<string> {
+  return answerOf(await h.invoke(get(path))).body.toString('utf8');
+}

@@ -1,6 +1,7 @@
 import { spawn, type StdioOptions } from 'node:child_process';
 import { openSync, readdirSync, readFileSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
+import { RLIMIT_SETTINGS, type RLimits } from '../config';
 import type { CgiJob, CgiOutput, CgiRunner } from './runner';
 import { forkMark, scriptEnded, scriptStarted } from './sweep';
 
@@ -113,8 +114,28 @@ class StderrLines {
  * killed: on timeout, on oversized output, and after the script exits, so nothing
  * it left behind runs on into the next (frozen and thawed) invocation.
  */
+export interface SpawnOptions {
+  /** wrapper/cgi-exec and the limits it sets (CGI_RLIMIT_*); without them the program is spawned directly. */
+  execShim?: string;
+  rlimits?: RLimits;
+}
+
+/** cgi-exec's arguments for the limits, then the program's command line. */
+function shimmed(shim: string, rlimits: RLimits, file: string, args: string[]): [string, string[]] {
+  const flags: string[] = [];
+  for (const r of RLIMIT_SETTINGS) {
+    const v = rlimits[r.key];
+    if (v !== undefined) flags.push(r.flag, String(v));
+  }
+  return [shim, [...flags, '--', file, ...args]];
+}
+
 export class SpawnRunner implements CgiRunner {
+  constructor(private readonly options: SpawnOptions = {}) {}
+
   run(job: CgiJob): Promise<CgiOutput> {
+    const { execShim, rlimits } = this.options;
+    const [file, args] = execShim !== undefined && rlimits !== undefined ? shimmed(execShim, rlimits, job.file, job.args) : [job.file, job.args];
     return new Promise((resolve) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -147,7 +168,7 @@ export class SpawnRunner implements CgiRunner {
       let child: ReturnType<typeof spawn>;
       const mark = forkMark();
       try {
-        child = spawn(job.file, job.args, {
+        child = spawn(file, args, {
           cwd: job.cwd,
           env: job.env,
           stdio: stdioForScripts(),

@@ -62,6 +62,7 @@ export function shareTree(dir: string, uid: number, writable: string[] = []): vo
     const path = join(dir, w);
     mkdirSync(path, { recursive: true });
     chownSync(path, uid, uid);
+    chmodSync(path, 0o1777);
   }
 }
 
