@@ -3,7 +3,15 @@ import { reasonPhrase } from './status';
 
 /** What a script's output means (RFC 3875 §6): a document to send, or a local redirect to follow. */
 export type CgiResponse =
-  | { kind: 'document'; status: number; reason: string; headers: Array<[string, string]>; body: Buffer }
+  | {
+      kind: 'document';
+      status: number;
+      reason: string;
+      headers: Array<[string, string]>;
+      body: Buffer;
+      /** The script chose the status itself (a Status header or an nph status line): no 304 may replace it. */
+      explicitStatus: boolean;
+    }
   | { kind: 'local-redirect'; location: string };
 
 export type ParseResult =
@@ -91,6 +99,7 @@ export function parseCgiResponse(out: Buffer, opts: ParseOptions): ParseResult {
   const body = out.subarray(found.bodyStart);
 
   let status: { status: number; reason: string } | undefined;
+  let explicitStatus = opts.nph;
   if (opts.nph) {
     const nl = text.indexOf('\n');
     const statusLine = (nl < 0 ? text : text.slice(0, nl)).replace(/\r$/, '');
@@ -109,6 +118,7 @@ export function parseCgiResponse(out: Buffer, opts: ParseOptions): ParseResult {
     if (HOP_BY_HOP.has(lower)) continue;
     if (!opts.nph && lower === 'status') {
       status = parseStatus(header[1]);
+      explicitStatus = true;
       if (status === undefined) return fail(`invalid Status header: ${JSON.stringify(header[1].slice(0, 80))}`);
       continue;
     }
@@ -133,5 +143,5 @@ export function parseCgiResponse(out: Buffer, opts: ParseOptions): ParseResult {
     contentLength[1] = String(body.length);
   }
   const { status: code, reason } = status ?? { status: 200, reason: 'OK' };
-  return { ok: true, response: { kind: 'document', status: code, reason, headers, body }, warnings };
+  return { ok: true, response: { kind: 'document', status: code, reason, headers, body, explicitStatus }, warnings };
 }

@@ -8,7 +8,7 @@ import type { CgiOutput, CgiRunner } from './process/runner';
 import { makePrivateTmpdir, removePrivateTmpdir } from './process/tmpdir';
 import type { HttpRequest, HttpResponse } from './request';
 import { resolveRoute, type Route } from './route';
-import { serveStatic } from './static';
+import { conditionalAnswer, serveStatic } from './static';
 import { encodeChar } from './events/shared';
 import { errorResponse, redirectResponse } from './status';
 
@@ -102,7 +102,9 @@ async function runScript(
   if (out.exitCode !== 0) log.warn(inv.requestId, 'script exited abnormally after sending its headers', { script, ...exit });
   const res = parsed.response;
   if (res.kind === 'local-redirect') return { localRedirect: res.location };
-  return { status: res.status, reason: res.reason, headers: res.headers, body: res.body, script };
+  const answer = { status: res.status, reason: res.reason, headers: res.headers, body: res.body, script };
+  // Apache's ap_scan_script_header_err: a script's own validators answer conditionals unless it set the status.
+  return res.explicitStatus ? answer : { ...conditionalAnswer(req, answer), script };
 }
 
 async function dispatch(
@@ -116,7 +118,7 @@ async function dispatch(
     case 'script':
       return runScript(gw, req, route, inv, redirectedFrom);
     case 'static':
-      return serveStatic(req, route.file, route.stats);
+      return serveStatic(req, route.file, route.stats, { maxBodyBytes: inv.maxOutputBytes });
     case 'slash': {
       return redirectResponse(301, requestUri(req.basePath, route.path, req.query));
     }
@@ -172,7 +174,10 @@ export async function serveRequest(gw: Gateway, req: HttpRequest, inv: Invocatio
   let redirectedFrom: Redirected | undefined;
   for (let hops = 0; ; hops++) {
     const res = await dispatch(gw, current, inv, redirectedFrom);
-    if (!('localRedirect' in res)) return res;
+    if (!('localRedirect' in res)) {
+      if (res.error !== undefined) gw.log.error(inv.requestId, res.error, { status: res.status });
+      return res;
+    }
     if (hops >= MAX_LOCAL_REDIRECTS) {
       gw.log.error(inv.requestId, `more than ${MAX_LOCAL_REDIRECTS} local redirects; last to ${res.localRedirect}`);
       return errorResponse(500);

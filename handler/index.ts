@@ -120,8 +120,10 @@ async function answer(
   const head = req.method === 'HEAD';
   let result = format.toResult(res, event, head, warn);
   if (!fitsPayload(result, format.maxPayloadBytes)) {
-    gw.log.error(requestId, `response of ${res.body.length} body bytes exceeds the ${format.name} payload limit of ${format.maxPayloadBytes} bytes`, { script: res.script });
-    res = { ...errorResponse(502), script: res.script };
+    const what = res.file === undefined ? 'response' : `static file ${res.file}`;
+    const hint = res.file === undefined ? '' : ' (counted after base64 for binary files); clients can fetch it in parts with Range';
+    gw.log.error(requestId, `${what} of ${res.body.length} body bytes exceeds the ${format.name} payload limit of ${format.maxPayloadBytes} bytes${hint}`, { script: res.script });
+    res = { ...errorResponse(502), script: res.script, file: res.file };
     result = format.toResult(res, event, head, warn);
   }
   logAccess(gw.log, requestId, callerOf(req), res, head, started);

@@ -33,6 +33,10 @@ export interface HttpResponse {
   body: Buffer;
   /** SCRIPT_NAME of the script that answered, for the access log. */
   script?: string;
+  /** The static file that answered, for log lines. */
+  file?: string;
+  /** Why this is an error answer, for the gateway to log (from parts that have no logger). */
+  error?: string;
 }
 
 export function firstHeader(req: HttpRequest, name: string): string | undefined {
