@@ -28,7 +28,7 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** Finds the empty line (LF or CRLF) that ends the header block. */
-function findHeaderEnd(out: Buffer): { end: number; bodyStart: number } | 'missing' | 'too-large' {
+export function findHeaderEnd(out: Buffer): { end: number; bodyStart: number } | 'missing' | 'too-large' {
   let i = 0;
   for (;;) {
     const nl = out.indexOf(0x0a, i);
@@ -84,6 +84,8 @@ export interface ParseOptions {
   nph: boolean;
   /** A HEAD request: a script that rightly sent no body keeps its Content-Length. */
   head: boolean;
+  /** Only the header block is given (the body is streamed or dropped): Content-Length is not checked. */
+  bodyFollows?: boolean;
 }
 
 export function parseCgiResponse(out: Buffer, opts: ParseOptions): ParseResult {
@@ -138,7 +140,7 @@ export function parseCgiResponse(out: Buffer, opts: ParseOptions): ParseResult {
   if (!opts.nph && !hasContentType && status === undefined) {
     return fail('script response has no Content-Type, Status or Location header');
   }
-  if (contentLength !== undefined && contentLength[1] !== String(body.length) && !(opts.head && body.length === 0)) {
+  if (!opts.bodyFollows && contentLength !== undefined && contentLength[1] !== String(body.length) && !(opts.head && body.length === 0)) {
     warnings.push(`script sent Content-Length ${contentLength[1]} with a body of ${body.length} bytes; corrected`);
     contentLength[1] = String(body.length);
   }

@@ -26,7 +26,10 @@ export interface Config {
   maxBodyBytes: number;
   /** CGI_MAX_HEADER_BYTES: larger request header sets get 431, longer URLs 414. */
   maxHeaderBytes: number;
-  /** PATH, LANG, TZ, LD_LIBRARY_PATH, PERL5LIB and CGI_PASS_ENV names, copied once from the function's environment. */
+  /**
+   * PATH, TZ, LD_LIBRARY_PATH, PERL5LIB and CGI_PASS_ENV names, copied once from the function's
+   * environment; LANG and LC_ALL are C.UTF-8 unless CGI_PASS_ENV or CGI_ENV_ names a locale variable.
+   */
   passedEnv: Record<string, string>;
   /** CGI_ENV_<NAME>=value sets NAME=value for every script (Apache's SetEnv). */
   fixedEnv: Record<string, string>;
@@ -52,6 +55,8 @@ export interface Config {
    * slashes and would make the redirect loop.
    */
   directorySlash: boolean;
+  /** CGI_MAX_CONCURRENCY: most scripts running at once in one process; more get 503 with Retry-After. Unset: no cap. */
+  maxConcurrency: number | undefined;
   /** CGI_KEEP_AWS_CREDENTIALS: the exec wrapper keeps the role credentials, and scripts get them. */
   keepAwsCredentials: boolean;
   /** Variables CGI_PASS_ENV or CGI_ENV_<NAME> asked for that are never passed (see NEVER_PASSED). */
@@ -83,7 +88,12 @@ export interface RLimits {
 }
 
 export const SERVER_SOFTWARE = 'lambda-cgi/0.1';
-export const DEFAULT_PASS_ENV = ['PATH', 'LANG', 'TZ', 'LD_LIBRARY_PATH', 'PERL5LIB'];
+export const DEFAULT_PASS_ENV = ['PATH', 'TZ', 'LD_LIBRARY_PATH', 'PERL5LIB'];
+/**
+ * The one UTF-8 locale Lambda's Amazon Linux 2023 image has. Lambda sets
+ * LANG=en_US.UTF-8, which it lacks: Perl would warn about it on every request.
+ */
+export const DEFAULT_LOCALE = 'C.UTF-8';
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 /**
  * Never handed to a script, whatever CGI_PASS_ENV or CGI_ENV_<NAME> say: what
@@ -219,6 +229,13 @@ function passedEnvFrom(env: Env, keepAws: boolean, refused: RefusedVariable[]): 
   return out;
 }
 
+/** LANG and LC_ALL for scripts, unless the function names any locale variable itself. */
+function withLocale(passed: Record<string, string>, fixed: Record<string, string>): Record<string, string> {
+  const named = (name: string) => name === 'LANG' || name.startsWith('LC_');
+  if (Object.keys(passed).some(named) || Object.keys(fixed).some(named)) return passed;
+  return { ...passed, LANG: DEFAULT_LOCALE, LC_ALL: DEFAULT_LOCALE };
+}
+
 function fixedEnvFrom(env: Env, keepAws: boolean, refused: RefusedVariable[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
@@ -267,6 +284,7 @@ export function loadConfig(env: Env = process.env): Config {
   const keepAwsCredentials = flag(env.CGI_KEEP_AWS_CREDENTIALS, false);
   const rlimits = rlimitsFrom(env);
   const refusedEnv: RefusedVariable[] = [];
+  const fixedEnv = fixedEnvFrom(env, keepAwsCredentials, refusedEnv);
   return {
     root,
     rootReal: rootReal ?? root,
@@ -278,8 +296,8 @@ export function loadConfig(env: Env = process.env): Config {
     timeoutMs: positiveInt(env, 'CGI_TIMEOUT_MS', undefined),
     maxBodyBytes: positiveInt(env, 'CGI_MAX_BODY_BYTES', 6 * 1024 * 1024)!,
     maxHeaderBytes: positiveInt(env, 'CGI_MAX_HEADER_BYTES', 64 * 1024)!,
-    passedEnv: passedEnvFrom(env, keepAwsCredentials, refusedEnv),
-    fixedEnv: fixedEnvFrom(env, keepAwsCredentials, refusedEnv),
+    passedEnv: withLocale(passedEnvFrom(env, keepAwsCredentials, refusedEnv), fixedEnv),
+    fixedEnv,
     interpreterByPath: interpreters.byPath,
     interpreterByExt: interpreters.byExt,
     passAuth: flag(env.CGI_PASS_AUTH, false),
@@ -289,6 +307,7 @@ export function loadConfig(env: Env = process.env): Config {
     logFormat,
     serveStatic: flag(env.CGI_STATIC, true),
     directorySlash: flag(env.CGI_DIRECTORY_SLASH, !env.IS_OFFLINE),
+    maxConcurrency: positiveInt(env, 'CGI_MAX_CONCURRENCY', undefined),
     keepAwsCredentials,
     refusedEnv,
     sweep: flag(env.CGI_SWEEP, env.AWS_LAMBDA_RUNTIME_API !== undefined && !env.IS_OFFLINE),

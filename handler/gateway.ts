@@ -3,7 +3,7 @@ import { buildCgiEnv, isindexArgs, requestUri } from './cgi-env';
 import { parseCgiResponse } from './cgi-response';
 import type { Config } from './config';
 import { resolveCommand } from './interpreter';
-import type { Logger } from './log';
+import { capUri, type Logger } from './log';
 import type { CgiOutput, CgiRunner } from './process/runner';
 import { makePrivateTmpdir, removePrivateTmpdir } from './process/tmpdir';
 import type { HttpRequest, HttpResponse } from './request';
@@ -11,11 +11,14 @@ import { resolveRoute, type Route } from './route';
 import { conditionalAnswer, serveStatic } from './static';
 import { encodeChar } from './events/shared';
 import { errorResponse, redirectResponse } from './status';
+import { ScriptStream, type ResponseSink } from './stream';
 
 export interface Gateway {
   config: Config;
   runner: CgiRunner;
   log: Logger;
+  /** Scripts running now in this process, against CGI_MAX_CONCURRENCY; shared by every request. */
+  running: { count: number };
 }
 
 export interface Invocation {
@@ -24,6 +27,8 @@ export interface Invocation {
   deadline: number;
   /** Most stdout a script may write before the answer could not be delivered anyway. */
   maxOutputBytes: number;
+  /** Set when the front door streams: a script's answer goes out through it as the script writes. */
+  stream?: ResponseSink;
 }
 
 /** Apache's LimitInternalRecursion default. */
@@ -48,6 +53,29 @@ function checkLimits(config: Config, req: HttpRequest): [number, string] | undef
   return undefined;
 }
 
+/**
+ * The one place where a script's finished header block becomes the answer, for
+ * buffered and streamed answers alike (a streamed one has no body yet). It
+ * returns `res` itself when the script's own body is to be sent, another
+ * response when the gateway answers instead.
+ */
+function scriptAnswer(req: HttpRequest, res: HttpResponse, explicitStatus: boolean): HttpResponse {
+  // Apache's ap_scan_script_header_err: a script's own validators answer conditionals unless it set the status.
+  if (explicitStatus) return res;
+  const answer = conditionalAnswer(req, res);
+  return answer === res ? res : { ...answer, script: res.script };
+}
+
+/** Why a streamed answer ended, when it was not the script finishing well: its status is long gone. */
+function logStreamEnd(log: Logger, requestId: string, script: string, out: CgiOutput, stream: ScriptStream, timeoutMs: number): void {
+  const detail = { script, bytes: stream.bodyBytes };
+  const killed = 'its process group was killed and the stream ended';
+  if (out.timedOut) log.error(requestId, `script timed out after ${timeoutMs} ms, after sending its headers; ${killed}`, detail);
+  else if (stream.overLimit || out.tooLarge) log.error(requestId, `script output reached the streaming limit of ${stream.bodyBytes} body bytes; ${killed}`, detail);
+  else if (out.aborted) log.warn(requestId, 'the client went away; the script was stopped', detail);
+  else if (out.exitCode !== 0) log.warn(requestId, 'script exited abnormally after sending its headers', { ...detail, exitCode: out.exitCode, signal: out.signal });
+}
+
 async function runScript(
   gw: Gateway,
   req: HttpRequest,
@@ -65,6 +93,11 @@ async function runScript(
   if (command.error !== undefined) return fail(500, `cannot execute script: ${command.error}`);
   const timeoutMs = inv.deadline - Date.now();
   if (timeoutMs <= 0) return fail(504, 'no time left to start the script');
+  const max = config.maxConcurrency;
+  if (max !== undefined && gw.running.count >= max) {
+    log.warn(inv.requestId, `${gw.running.count} scripts already running (CGI_MAX_CONCURRENCY=${max}); answered 503`, { script, status: 503 });
+    return { ...errorResponse(503, [['Retry-After', '1']]), script };
+  }
 
   const env = buildCgiEnv({
     config, req, file: route.file, scriptName: route.scriptName, pathInfo: route.pathInfo,
@@ -72,6 +105,17 @@ async function runScript(
   });
   const tmp = config.privateTmpdir ? makePrivateTmpdir() : undefined;
   if (tmp !== undefined) env.TMPDIR = tmp;
+  const head = req.method === 'HEAD';
+  const stream = inv.stream && new ScriptStream(inv.stream, {
+    nph: route.nph,
+    head,
+    decide: (res, explicitStatus) => {
+      const answer = scriptAnswer(req, res, explicitStatus);
+      return { res: answer, scriptBody: answer === res };
+    },
+    warn: (w) => log.warn(inv.requestId, w, { script }),
+  });
+  gw.running.count++;
   let out: CgiOutput;
   try {
     out = await runner.run({
@@ -83,18 +127,25 @@ async function runScript(
       timeoutMs,
       maxOutputBytes: inv.maxOutputBytes,
       onStderrLine: (line) => log.stderr(inv.requestId, script, line),
+      ...(stream && { onStdout: stream.push, signal: stream.abort.signal }),
     });
   } finally {
+    gw.running.count--;
     removePrivateTmpdir(tmp, (message) => log.warn(inv.requestId, message, { script }));
   }
   const exit = { exitCode: out.exitCode, signal: out.signal };
   if (out.startError !== undefined) return fail(500, `cannot execute script: ${out.startError}`);
+  if (stream?.started !== undefined) {
+    logStreamEnd(log, inv.requestId, script, out, stream, timeoutMs);
+    return { ...stream.started, script, streamed: stream.bodyBytes };
+  }
   if (out.timedOut) return fail(504, `script timed out after ${timeoutMs} ms; its process group was killed`);
   if (out.tooLarge) {
     return fail(502, `script output exceeds ${inv.maxOutputBytes} bytes, more than the front door can deliver`);
   }
 
-  const parsed = parseCgiResponse(out.stdout, { nph: route.nph, head: req.method === 'HEAD' });
+  const held = stream?.heldOutput();
+  const parsed = parseCgiResponse(held?.stdout ?? out.stdout, { nph: route.nph, head, bodyFollows: held?.bodyDropped });
   for (const w of parsed.warnings) log.warn(inv.requestId, w, { script });
   if (!parsed.ok) {
     return fail(500, `bad script response: ${parsed.error}`, { ...exit, stderrTail: out.stderrTail });
@@ -102,9 +153,7 @@ async function runScript(
   if (out.exitCode !== 0) log.warn(inv.requestId, 'script exited abnormally after sending its headers', { script, ...exit });
   const res = parsed.response;
   if (res.kind === 'local-redirect') return { localRedirect: res.location };
-  const answer = { status: res.status, reason: res.reason, headers: res.headers, body: res.body, script };
-  // Apache's ap_scan_script_header_err: a script's own validators answer conditionals unless it set the status.
-  return res.explicitStatus ? answer : { ...conditionalAnswer(req, answer), script };
+  return scriptAnswer(req, { status: res.status, reason: res.reason, headers: res.headers, body: res.body, script }, res.explicitStatus);
 }
 
 async function dispatch(
@@ -118,12 +167,12 @@ async function dispatch(
     case 'script':
       return runScript(gw, req, route, inv, redirectedFrom);
     case 'static':
-      return serveStatic(req, route.file, route.stats, { maxBodyBytes: inv.maxOutputBytes });
+      return serveStatic(req, route.file, route.stats, { maxBodyBytes: inv.maxOutputBytes, fromDisk: inv.stream !== undefined });
     case 'slash': {
       return redirectResponse(301, requestUri(req.basePath, route.path, req.query));
     }
     case 'error':
-      gw.log.warn(inv.requestId, `refused ${req.method} ${req.path}: ${route.why}`, { status: route.status });
+      gw.log.warn(inv.requestId, `refused ${req.method} ${capUri(req.path)}: ${route.why}`, { status: route.status });
       return errorResponse(route.status);
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { requestUri } from './cgi-env';
 import { MAX_HEADER_BLOCK } from './cgi-response';
 import { loadConfig, type Config } from './config';
+import { jsonTextBytes } from './body';
 import { BadEventError, describeEvent, detectEventFormat, isWarmup, sketchRequest, type EventFormat } from './events';
 import { serveRequest, withBasePath, type Gateway } from './gateway';
 import { createLogger, type AccessEntry, type Logger } from './log';
@@ -9,7 +10,10 @@ import { SpawnRunner } from './process/spawn';
 import { setSweeping } from './process/sweep';
 import type { CgiRunner } from './process/runner';
 import { firstHeader, type HttpRequest, type HttpResponse } from './request';
+import { startupProblems } from './startup';
 import { errorResponse } from './status';
+import { STREAM_MAX_BYTES, type ResponseSink } from './stream';
+import { endStream, preludeOf, responseSink, sendWhole, streamifyResponse, type LambdaResponseStream } from './lambda-stream';
 
 // SIGUSR1 makes Node open its inspector on 127.0.0.1:9229, and any script runs as
 // our uid and may send it: from the inspector it could read our memory and plant
@@ -19,9 +23,10 @@ process.on('SIGUSR1', () => {});
 /** The part of Lambda's context object the handler uses. */
 export interface LambdaContext {
   awsRequestId?: string;
+  /** Per invocation, unlike the _X_AMZN_TRACE_ID variable, which concurrent invocations would share. */
+  xRayTraceId?: string;
   getRemainingTimeInMillis?: () => number;
 }
-
 export type ProxyResult = Record<string, unknown>;
 
 /** Time kept back from the invocation's remaining time to answer 504 before Lambda kills us. */
@@ -34,6 +39,8 @@ export interface HandlerOptions {
   config?: Config;
   runner?: CgiRunner;
   logger?: Logger;
+  /** streamHandler's body limit; Lambda's 200 MB unless a test wants a smaller one. */
+  streamMaxBytes?: number;
 }
 
 function timeoutFor(config: Config, context: LambdaContext | undefined): number {
@@ -48,14 +55,14 @@ function timeoutFor(config: Config, context: LambdaContext | undefined): number 
  * it. A base64 body needs no escaping, so only a large text body is ever
  * stringified to be measured.
  */
-function fitsPayload(result: ProxyResult, limit: number): boolean {
+function fitsPayload(result: ProxyResult, res: HttpResponse, limit: number): boolean {
   const body = typeof result.body === 'string' ? result.body : '';
   const base64 = result.isBase64Encoded === true;
   // JSON escaping at most sextuples a text byte (\u0000); headers are bounded by the header block limit.
   if ((base64 ? body.length : body.length * 3 * 6) + HEADROOM <= limit) return true;
   const rest = Buffer.byteLength(JSON.stringify(result, (key, value) => (key === 'body' ? '' : value)));
-  if (base64) return rest + body.length <= limit;
-  return rest + Buffer.byteLength(JSON.stringify(body)) - 2 <= limit;
+  // A text body is the response's bytes as UTF-8, so its escaped size is counted on them.
+  return rest + (base64 ? body.length : jsonTextBytes(res.body)) <= limit;
 }
 
 /** The request's half of an access-log line. */
@@ -73,26 +80,43 @@ function callerOf(req: HttpRequest): Caller {
   };
 }
 
-function logAccess(log: Logger, requestId: string, caller: Caller, res: HttpResponse, head: boolean, started: number) {
+function logAccess(log: Logger, ids: Ids, caller: Caller, res: HttpResponse, head: boolean, started: number) {
   log.access({
-    requestId,
+    requestId: ids.requestId,
+    ...(ids.traceId !== undefined && { traceId: ids.traceId }),
     ...caller,
     status: res.status,
-    bytes: head ? 0 : res.body.length,
+    bytes: head ? 0 : (res.streamed ?? res.bodyFile?.length ?? res.body.length),
     durationMs: Date.now() - started,
     script: res.script,
   });
 }
 
-async function answer(
+/** Ids of one invocation, from its own context and event: never module state or process.env. */
+interface Ids {
+  requestId: string;
+  traceId?: string;
+}
+
+function idsOf(context: LambdaContext | undefined, event: Record<string, unknown>): Ids {
+  const headers = event.headers as Record<string, unknown> | undefined;
+  const header = headers?.['x-amzn-trace-id'] ?? headers?.['X-Amzn-Trace-Id'];
+  const traceId = context?.xRayTraceId ?? (typeof header === 'string' ? header : undefined);
+  return { requestId: context?.awsRequestId ?? randomUUID(), ...(traceId !== undefined && { traceId }) };
+}
+
+/** One request through the gateway; `stream` set when the front door streams the answer. */
+async function serveEvent(
   gw: Gateway,
   format: EventFormat,
   event: Record<string, unknown>,
   context: LambdaContext | undefined,
-): Promise<ProxyResult> {
+  maxOutputBytes: number,
+  stream?: ResponseSink,
+): Promise<{ res: HttpResponse; head: boolean; requestId: string; log: (res: HttpResponse) => void }> {
   const started = Date.now();
-  const requestId = context?.awsRequestId ?? randomUUID();
-  const warn = (message: string) => gw.log.warn(requestId, message);
+  const ids = idsOf(context, event);
+  const { requestId } = ids;
   let req: HttpRequest;
   try {
     req = withBasePath(gw.config, format.toRequest(event));
@@ -102,8 +126,7 @@ async function answer(
     const caller = { ...sketchRequest(event), protocol: 'HTTP/1.1' };
     const res = errorResponse(400);
     const head = caller.method === 'HEAD';
-    logAccess(gw.log, requestId, caller, res, head, started);
-    return format.toResult(res, event, head, warn);
+    return { res, head, requestId, log: (r) => logAccess(gw.log, ids, caller, r, head, started) };
   }
 
   let res: HttpResponse;
@@ -111,67 +134,128 @@ async function answer(
     res = await serveRequest(gw, req, {
       requestId,
       deadline: started + timeoutFor(gw.config, context),
-      maxOutputBytes: format.maxPayloadBytes + MAX_HEADER_BLOCK,
+      maxOutputBytes,
+      stream,
     });
   } catch (err) {
     gw.log.error(requestId, `internal error: ${(err as Error).stack ?? err}`);
     res = errorResponse(500);
   }
   const head = req.method === 'HEAD';
+  return { res, head, requestId, log: (r) => logAccess(gw.log, ids, callerOf(req), r, head, started) };
+}
+
+async function answer(
+  gw: Gateway,
+  format: EventFormat,
+  event: Record<string, unknown>,
+  context: LambdaContext | undefined,
+): Promise<ProxyResult> {
+  const served = await serveEvent(gw, format, event, context, format.maxPayloadBytes + MAX_HEADER_BLOCK);
+  const { head, requestId } = served;
+  let res = served.res;
+  const warn = (message: string) => gw.log.warn(requestId, message);
   let result = format.toResult(res, event, head, warn);
-  if (!fitsPayload(result, format.maxPayloadBytes)) {
+  if (!fitsPayload(result, res, format.maxPayloadBytes)) {
     const what = res.file === undefined ? 'response' : `static file ${res.file}`;
     const hint = res.file === undefined ? '' : ' (counted after base64 for binary files); clients can fetch it in parts with Range';
     gw.log.error(requestId, `${what} of ${res.body.length} body bytes exceeds the ${format.name} payload limit of ${format.maxPayloadBytes} bytes${hint}`, { script: res.script });
     res = { ...errorResponse(502), script: res.script, file: res.file };
     result = format.toResult(res, event, head, warn);
   }
-  logAccess(gw.log, requestId, callerOf(req), res, head, started);
+  served.log(res);
   return result;
 }
 
-export function createHandler(options: HandlerOptions = {}) {
+/** The gateway, built from the environment on first use; a misconfiguration is thrown each time. */
+function gatewayOnce(options: HandlerOptions): () => Gateway {
   let gateway: Gateway | undefined;
-  const gw = (requestId: string): Gateway => {
+  return () => {
     if (gateway === undefined) {
       const config = options.config ?? loadConfig();
       gateway = {
         config,
         runner: options.runner ?? new SpawnRunner({ execShim: config.execShim, rlimits: config.rlimits }),
         log: options.logger ?? createLogger(config.logFormat),
+        running: { count: 0 },
       };
+      for (const problem of startupProblems(config)) gateway.log.warn('startup', problem);
       if (!setSweeping(config.sweep) && config.sweep) {
-        gateway.log.warn(requestId, 'CGI_SWEEP is off: running as root, "our uid" would be every process on the machine');
+        gateway.log.warn('startup', 'CGI_SWEEP is off: running as root, "our uid" would be every process on the machine');
       }
       for (const r of config.refusedEnv) {
-        gateway.log.warn(requestId, `${r.setting} asks for ${r.name}, which is never passed to scripts: ${r.why}`);
+        gateway.log.warn('startup', `${r.setting} asks for ${r.name}, which is never passed to scripts: ${r.why}`);
       }
     }
     return gateway;
   };
+}
 
+/** The front door an HTTP event came through, or the invocation error for anything else. */
+function formatOf(event: unknown): EventFormat {
+  const format = detectEventFormat(event);
+  if (format === undefined) {
+    throw new Error(
+      `lambda-cgi handles API Gateway, ALB and Function URL HTTP events; this invocation sent ${describeEvent(event)}`,
+    );
+  }
+  return format;
+}
+
+/** The gateway, or undefined after logging why it cannot be built (the request is then answered 500). */
+function gatewayOrLog(gw: () => Gateway, options: HandlerOptions, context: LambdaContext | undefined): Gateway | undefined {
+  try {
+    return gw();
+  } catch (err) {
+    // A misconfigured function answers every request 500 and says why in the log, each time.
+    const log = options.logger ?? createLogger('json');
+    log.error(context?.awsRequestId ?? '-', `lambda-cgi is misconfigured: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+export function createHandler(options: HandlerOptions = {}) {
+  const gw = gatewayOnce(options);
   return async function handler(event: unknown, context?: LambdaContext): Promise<ProxyResult> {
     if (isWarmup(event)) return { warmed: true };
-    const format = detectEventFormat(event);
-    if (format === undefined) {
-      throw new Error(
-        `lambda-cgi handles API Gateway, ALB and Function URL HTTP events; this invocation sent ${describeEvent(event)}`,
-      );
-    }
-    let gateway: Gateway;
-    try {
-      gateway = gw(context?.awsRequestId ?? '-');
-    } catch (err) {
-      // A misconfigured function answers every request 500 and says why in the log, each time.
-      const log = options.logger ?? createLogger('json');
-      log.error(context?.awsRequestId ?? '-', `lambda-cgi is misconfigured: ${(err as Error).message}`);
-      return format.toResult(errorResponse(500), event as Record<string, unknown>, false, () => {});
-    }
+    const format = formatOf(event);
+    const gateway = gatewayOrLog(gw, options, context);
+    if (gateway === undefined) return format.toResult(errorResponse(500), event as Record<string, unknown>, false, () => {});
     return answer(gateway, format, event as Record<string, unknown>, context);
   };
 }
 
 export { registerLongLived, setSweeping, unregisterLongLived } from './process/sweep';
 
-/** The Lambda entry point: configuration is read from the environment on the first request. */
+/**
+ * The streaming entry point (Function URLs with InvokeMode RESPONSE_STREAM, REST
+ * APIs with transfer mode STREAM): the same gateway, with a script's answer sent
+ * as it is written.
+ */
+export function createStreamHandler(options: HandlerOptions = {}) {
+  const gw = gatewayOnce(options);
+  return streamifyResponse(async (event: unknown, stream: LambdaResponseStream, context?: LambdaContext) => {
+    if (isWarmup(event)) {
+      await endStream(stream, JSON.stringify({ warmed: true }));
+      return;
+    }
+    const format = formatOf(event);
+    const e = event as Record<string, unknown>;
+    const warn = (message: string) => gw().log.warn(context?.awsRequestId ?? '-', message);
+    const maxBody = options.streamMaxBytes ?? STREAM_MAX_BYTES;
+    const sink = responseSink(stream, (res) => preludeOf(format, res, e, warn), maxBody);
+    const gateway = gatewayOrLog(gw, options, context);
+    if (gateway === undefined) {
+      await sendWhole(sink, stream, errorResponse(500), false);
+      return;
+    }
+    const served = await serveEvent(gateway, format, e, context, maxBody + MAX_HEADER_BLOCK, sink);
+    if (served.res.streamed === undefined) await sendWhole(sink, stream, served.res, served.head);
+    else await endStream(stream);
+    served.log(served.res);
+  });
+}
+
+/** The Lambda entry points: configuration is read from the environment on the first request. */
 export const handler = createHandler();
+export const streamHandler = createStreamHandler();

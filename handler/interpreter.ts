@@ -22,12 +22,19 @@ function exists(path: string): boolean {
 
 const ELF = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 
+export interface Shebang {
+  interpreter: string;
+  arg?: string;
+  /** The line ends in CR: a file saved with Windows line endings. */
+  cr: boolean;
+}
+
 /**
  * The file's first line when it is a `#!` line; 'binary' for an ELF program;
  * undefined for anything else, which the kernel cannot execute (and glibc's
  * execvp would hand to /bin/sh: a shell a request must never reach).
  */
-function readShebang(file: string): { interpreter: string; arg?: string } | 'binary' | undefined {
+export function readShebang(file: string): Shebang | 'binary' | undefined {
   const buf = Buffer.alloc(SHEBANG_MAX);
   let n = 0;
   const fd = openSync(file, 'r');
@@ -40,10 +47,11 @@ function readShebang(file: string): { interpreter: string; arg?: string } | 'bin
   if (n < 3 || buf[0] !== 0x23 || buf[1] !== 0x21) return undefined;
   const end = buf.indexOf(0x0a);
   // Linux passes everything after the interpreter as one argument, as here.
-  const line = buf.toString('latin1', 2, end < 0 || end > n ? n : end).replace(/\r$/, '').trim();
+  const first = buf.toString('latin1', 2, end < 0 || end > n ? n : end);
+  const line = first.replace(/\r$/, '').trim();
   const m = /^(\S+)(?:\s+(.*))?$/.exec(line);
   if (!m) return undefined;
-  return { interpreter: m[1], arg: m[2] === undefined ? undefined : m[2].trim() };
+  return { interpreter: m[1], arg: m[2] === undefined ? undefined : m[2].trim(), cr: first.endsWith('\r') };
 }
 
 function onPath(name: string, searchPath: string): string | undefined {
@@ -69,6 +77,11 @@ const missing = (interpreter: string): Command => ({
   error: `interpreter ${interpreter} not found, nor a remap of it (CGI_INTERPRETERS) or a ${basename(interpreter)} on PATH; for Perl, add a Perl layer`,
 });
 
+export function crlfMessage(shebang: Shebang): string {
+  const name = shebang.arg === undefined ? shebang.interpreter : `${shebang.interpreter} ${shebang.arg}`;
+  return `interpreter \`${name}\\r\` not found: the file has Windows line endings (CRLF); convert it to LF (dos2unix, or your editor's line-ending setting)`;
+}
+
 function commandFor(config: Config, file: string): Command {
   const byExt = config.interpreterByExt.get(extname(file).toLowerCase());
   if (byExt !== undefined) {
@@ -79,8 +92,15 @@ function commandFor(config: Config, file: string): Command {
   if (shebang === 'binary') return { file, args: [] };
   if (shebang === undefined) return { error: 'exec format error: neither a #! script nor an ELF program' };
   const interpreter = locateInterpreter(config, shebang.interpreter);
-  if (interpreter === undefined) return missing(shebang.interpreter);
-  if (interpreter === shebang.interpreter) return { file, args: [] };
+  if (interpreter === undefined) {
+    const command = missing(shebang.interpreter);
+    return shebang.cr ? { error: `${command.error}; the file also has Windows line endings (CRLF)` } : command;
+  }
+  if (interpreter === shebang.interpreter) {
+    // The kernel would look for an interpreter whose name ends in CR, and spawn would say only ENOENT.
+    if (shebang.cr) return { error: crlfMessage(shebang) };
+    return { file, args: [] };
+  }
   return { file: interpreter, args: shebang.arg === undefined ? [file] : [shebang.arg, file] };
 }
 

@@ -5,6 +5,8 @@
  */
 export interface AccessEntry {
   requestId: string;
+  /** X-Ray trace id of the invocation, when there is one. */
+  traceId?: string;
   method: string;
   /** REQUEST_URI: path and query as the client sent them. */
   uri: string;
@@ -38,6 +40,18 @@ function clfTime(d: Date): string {
   return `[${pad(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000]`;
 }
 
+/**
+ * Most of a URI one access line carries: Apache's own request line limit
+ * (LimitRequestFieldSize, 8190). A 64 KiB query would otherwise make every
+ * such line a 64 KiB CloudWatch event.
+ */
+export const MAX_LOGGED_URI = 8190;
+
+export function capUri(uri: string): string {
+  if (uri.length <= MAX_LOGGED_URI) return uri;
+  return `${uri.slice(0, MAX_LOGGED_URI)}...[${uri.length - MAX_LOGGED_URI} more characters]`;
+}
+
 const quoted = (s: string | undefined) => (s === undefined ? '"-"' : JSON.stringify(s));
 
 function jsonLogger(out: Write, err: Write): Logger {
@@ -45,7 +59,10 @@ function jsonLogger(out: Write, err: Write): Logger {
     write(JSON.stringify({ level, time: new Date().toISOString(), requestId, message, ...detail }) + '\n');
   return {
     // Spliced rather than spread: this line is written on every request.
-    access: (e) => out(`{"level":"info","type":"access","time":"${new Date().toISOString()}",${JSON.stringify(e).slice(1)}\n`),
+    access: (e) => {
+      if (e.uri.length > MAX_LOGGED_URI) e = { ...e, uri: capUri(e.uri) };
+      out(`{"level":"info","type":"access","time":"${new Date().toISOString()}",${JSON.stringify(e).slice(1)}\n`);
+    },
     error: (id, message, detail) => line(err, 'error', id, message, detail),
     warn: (id, message, detail) => line(err, 'warn', id, message, detail),
     stderr: (id, script, text) =>
@@ -60,7 +77,7 @@ function combinedLogger(out: Write, err: Write): Logger {
   return {
     access: (e) =>
       out(
-        `${e.remoteAddr} - ${e.user ?? '-'} ${clfTime(new Date())} ${quoted(`${e.method} ${e.uri} ${e.protocol}`)} ` +
+        `${e.remoteAddr} - ${e.user ?? '-'} ${clfTime(new Date())} ${quoted(`${e.method} ${capUri(e.uri)} ${e.protocol}`)} ` +
           `${e.status} ${e.bytes === 0 ? '-' : e.bytes} ${quoted(e.referer)} ${quoted(e.userAgent)} ` +
           `${e.durationMs}ms ${e.script ?? '-'} ${e.requestId}\n`,
       ),

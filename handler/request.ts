@@ -33,8 +33,12 @@ export interface HttpResponse {
   body: Buffer;
   /** SCRIPT_NAME of the script that answered, for the access log. */
   script?: string;
+  /** Set when status, headers and this many body bytes already went out through a streaming front door. */
+  streamed?: number;
   /** The static file that answered, for log lines. */
   file?: string;
+  /** A body left on disk for a streaming front door to read (`body` is then empty). */
+  bodyFile?: { path: string; start: number; length: number };
   /** Why this is an error answer, for the gateway to log (from parts that have no logger). */
   error?: string;
 }

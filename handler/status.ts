@@ -35,6 +35,7 @@ const EXPLANATIONS: Record<number, string> = {
   431: 'The request headers are larger than this server accepts.',
   500: 'The server encountered an internal error and was unable to complete your request.',
   502: 'The script returned a response this server could not deliver.',
+  503: 'The server is busy. Please try again in a moment.',
   504: 'The script did not answer in time.',
 };
 

@@ -241,6 +241,8 @@ async function main(argv: string[]): Promise<number> {
   if (opts.verbose) console.error(`invoke: event sent to ${opts.function}:\n${JSON.stringify(event, null, 2)}`);
 
   const config = clientConfig(opts);
+  // The SDK's notice that its 2027 releases will need Node 22 says nothing about this command.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   let client = new LambdaClient(config);
   // Neither the environment nor the profile names a region: use the default.
   if (!(await client.config.region().then(Boolean, () => false))) client = new LambdaClient({ ...config, region: 'us-east-1' });

@@ -12,7 +12,7 @@ const PACKAGES = {
   test: [
     { command: 'bash', pkg: 'bash', why: 'Shellshock test script' },
     { command: 'chromium', pkg: 'chromium', why: 'browser test (playwright-core drives it)' },
-    { command: 'aarch64-linux-gnu-gcc', pkg: 'gcc-aarch64-linux-gnu', why: 'builds the arm64 exec-wrapper layer' },
+    { command: 'aarch64-linux-gnu-gcc', pkg: 'gcc-aarch64-linux-gnu', why: 'builds the arm64 exec-wrapper layer; site checker test: an arm64 program' },
     { command: 'aarch64-linux-gnu-gcc', pkg: 'libc6-dev-arm64-cross', why: 'arm64 C library headers for the wrapper layer' },
   ],
 };

@@ -207,7 +207,7 @@ describe('bad input', () => {
     });
 
     it('a body over the limit: 413, logged', async () => {
-      const h2 = harness({ CGI_ROOT: `${root}/cgi-bin`, CGI_MAX_BODY_BYTES: '4096' });
+      const h2 = harness({ CGI_ROOT: `${root}/cgi-bin`, CGI_STATIC: 'off', CGI_MAX_BODY_BYTES: '4096' });
       for (const format of FORMATS) {
         h2.clearLogs();
         const res = await safeInvoke(build(format, { method: 'POST', path: '/cgi-bin/env.sh', body: Buffer.alloc(5000, 7) }), h2);

@@ -22,7 +22,7 @@ describe('loadConfig', () => {
     expect(c.directorySlash).toBe(true);
     expect(c.basePath).toBeUndefined();
     expect(c.logFormat).toBe('json');
-    expect(c.passedEnv).toEqual({ PATH: '/usr/local/bin:/usr/bin:/bin' });
+    expect(c.passedEnv).toEqual({ PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' });
   });
 
   it('empty values, as serverless.yml sends unset ones, mean the default', () => {
@@ -62,7 +62,7 @@ describe('loadConfig', () => {
       PATH: '/bin', TZ: ':UTC', PERL5LIB: '/opt/lib', HOME: '/root', DB_HOST: 'db', AWS_SECRET_ACCESS_KEY: 's',
       CGI_PASS_ENV: 'DB_HOST, AWS_SECRET_ACCESS_KEY', CGI_ENV_SITE: 'acme', CGI_ENV_AWS_SESSION_TOKEN: 't',
     });
-    expect(c.passedEnv).toEqual({ PATH: '/bin', TZ: ':UTC', PERL5LIB: '/opt/lib', DB_HOST: 'db' });
+    expect(c.passedEnv).toEqual({ PATH: '/bin', TZ: ':UTC', PERL5LIB: '/opt/lib', DB_HOST: 'db', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' });
     expect(c.fixedEnv).toEqual({ SITE: 'acme' });
   });
 

@@ -406,9 +406,38 @@ describe('query strings', () => {
     expect(env.QUERY_STRING).toBe(q);
   });
 
-  it('REST v1: rebuilt from the decoded maps (space to "+", "+" to %2B, "/" kept, bare key stays bare)', async () => {
+  it('REST v1: rebuilt from the decoded maps (space to "+", "+" to %2B, "/" kept, an empty value as "key=")', async () => {
     const env = await envOf(site(), restEvent({ path: '/cgi-bin/env.sh', query: 'a=1&a=2&b=x+y&c=%2B&flag&p=/x/y&e=caf%C3%A9&amp=a%26b' }));
-    expect(env.QUERY_STRING).toBe('a=1&a=2&b=x+y&c=%2B&flag&p=/x/y&e=caf%C3%A9&amp=a%26b');
+    expect(env.QUERY_STRING).toBe('a=1&a=2&b=x+y&c=%2B&flag=&p=/x/y&e=caf%C3%A9&amp=a%26b');
+  });
+
+  it('REST v1: an empty form field stays a form field (`?words=`), not an ISINDEX search', async () => {
+    const h = site();
+    for (const query of ['words=', 'words', 'item%5B0%5D=', 'pr%C3%A9nom=']) {
+      const env = await envOf(h, restEvent({ path: '/cgi-bin/env.sh', query }));
+      expect(env.QUERY_STRING).toBe(query.endsWith('=') ? query : `${query}=`);
+    }
+  });
+
+  it('serverless-offline HTTP API: its `perl+cgi=` (URLSearchParams) is an ISINDEX search again; `words=` stays', async () => {
+    const h = site({ IS_OFFLINE: 'true' });
+    const offline = (query: string) => {
+      const e = httpApiEvent({ path: '/cgi-bin/env.sh', query });
+      e.requestContext.domainName = 'offlineContext_domainName';
+      return e;
+    };
+    expect((await envOf(h, offline('perl+cgi='))).QUERY_STRING).toBe('perl+cgi');
+    expect((await envOf(h, offline('words='))).QUERY_STRING).toBe('words=');
+    expect((await envOf(h, offline('a+b=&c='))).QUERY_STRING).toBe('a+b=&c=');
+    // On AWS rawQueryString is what the client sent, untouched.
+    expect((await envOf(h, httpApiEvent({ path: '/cgi-bin/env.sh', query: 'perl+cgi=' }))).QUERY_STRING).toBe('perl+cgi=');
+  });
+
+  it('REST v1: only a lone key no form field would carry is rebuilt bare (ISINDEX)', async () => {
+    const h = site();
+    expect((await envOf(h, restEvent({ path: '/cgi-bin/env.sh', query: 'perl+cgi' }))).QUERY_STRING).toBe('perl+cgi');
+    expect((await envOf(h, restEvent({ path: '/cgi-bin/env.sh', query: 'c%2B%2B' }))).QUERY_STRING).toBe('c%2B%2B');
+    expect((await envOf(h, restEvent({ path: '/cgi-bin/env.sh', query: 'perl+cgi&x' }))).QUERY_STRING).toBe('perl+cgi=&x=');
   });
 
   it('REST v1: a ";" inside a value stays literal, as CGI.pm and gitweb use it as a separator', async () => {
@@ -424,7 +453,7 @@ describe('query strings', () => {
 
   it('HTTP API payload 1.0: rebuilt from its decoded maps as well', async () => {
     const env = await envOf(site(), httpApiV1Event({ path: '/cgi-bin/env.sh', query: 'b=x+y&c=%2B&flag' }));
-    expect(env.QUERY_STRING).toBe('b=x+y&c=%2B&flag');
+    expect(env.QUERY_STRING).toBe('b=x+y&c=%2B&flag=');
   });
 
   it('REST v1 without any query: QUERY_STRING is empty, not absent', async () => {
@@ -433,19 +462,22 @@ describe('query strings', () => {
   });
 
   it('ALB multi-value: values still percent-encoded go through unchanged', async () => {
-    const q = 'q=a%20b&q=c%2Bd&x=%3B&plus=1+2&flag';
+    const q = 'q=a%20b&q=c%2Bd&x=%3B&plus=1+2&flag=';
     const env = await envOf(site(), albEvent({ path: '/cgi-bin/env.sh', query: q }, { multi: true }));
     expect(env.QUERY_STRING).toBe(q);
   });
 
   it('ALB single-value: values still percent-encoded go through unchanged', async () => {
-    const q = 'q=a%20b&x=%2F%3F&flag';
+    const q = 'q=a%20b&x=%2F%3F&flag=';
     const env = await envOf(site(), albEvent({ path: '/cgi-bin/env.sh', query: q }, { multi: false }));
     expect(env.QUERY_STRING).toBe(q);
   });
 
   it('rebuildQuery, directly', () => {
-    expect(rebuildQuery({ 'a b': ['c+d', 'é'], k: [''] }, null, false)).toBe('a+b=c%2Bd&a+b=%C3%A9&k');
+    expect(rebuildQuery({ 'a b': ['c+d', 'é'], k: [''] }, null, false)).toBe('a+b=c%2Bd&a+b=%C3%A9&k=');
+    expect(rebuildQuery({ 'a b': [''] }, null, false)).toBe('a+b');
+    expect(rebuildQuery(null, { 'a%20b': '' }, true)).toBe('a%20b');
+    expect(rebuildQuery(null, { words: '' }, true)).toBe('words=');
     expect(rebuildQuery(null, { 'a=b': 'x&y' }, false)).toBe('a%3Db=x%26y');
     expect(rebuildQuery(null, { q: 'a%20b' }, true)).toBe('q=a%20b');
     expect(rebuildQuery(null, null, false)).toBe('');
@@ -620,6 +652,21 @@ describe('paths as each front door encodes them', () => {
     const env = await envOf(site(), restEvent({ path: '/cgi-bin/caf%C3%A9.sh/a%2Bb%20c' }));
     expect(env.SCRIPT_NAME).toBe('/prod/cgi-bin/café.sh');
     expect(env.PATH_INFO).toBe('/a+b c');
+  });
+
+  it('serverless-offline HTTP API events carry the encoded pathname: decoded once, as on AWS', async () => {
+    const h = site({ IS_OFFLINE: 'true' });
+    const path = '/cgi-bin/caf%C3%A9.sh/caf%C3%A9/a%20b|c';
+    const aws = await envOf(h, httpApiEvent({ path }));
+    // serverless-offline 14: rawPath is hapi's WHATWG pathname, `|` left raw (LambdaProxyIntegrationEventV2.js).
+    const e = httpApiEvent({ path });
+    e.rawPath = path;
+    e.requestContext.http.path = path;
+    e.requestContext.domainName = 'offlineContext_domainName';
+    const local = await envOf(h, e);
+    expect(local.PATH_INFO).toBe('/café/a b|c');
+    for (const name of ['SCRIPT_NAME', 'PATH_INFO', 'REQUEST_URI']) expect(local[name]).toBe(aws[name]);
+    expect(local.REQUEST_URI).toBe('/cgi-bin/caf%C3%A9.sh/caf%C3%A9/a%20b%7Cc');
   });
 });
 

@@ -4,6 +4,7 @@
  * The real logger writes into the harness's arrays instead of stdout/stderr.
  */
 import { ConfigError, loadConfig } from '../handler/config';
+import { STARTUP_CHECKS, startupProblems } from '../handler/startup';
 import { albEvent, answerOf, httpApiEvent, restEvent } from './support/events';
 import { jsonLines } from './support/processes';
 import { cleanup, harness, makeTree, type Harness } from './support/site';
@@ -31,7 +32,7 @@ describe('logging', () => {
   describe('JSON (default)', () => {
     let h: Harness;
     beforeAll(() => {
-      h = harness({ CGI_ROOT: bin, CGI_TIMEOUT_MS: '300', CGI_MAX_BODY_BYTES: '100' });
+      h = harness({ CGI_ROOT: bin, CGI_DOCUMENT_ROOT: root, CGI_TIMEOUT_MS: '300', CGI_MAX_BODY_BYTES: '100' });
     });
     beforeEach(() => h.clearLogs());
 
@@ -70,6 +71,20 @@ describe('logging', () => {
       expect(v2.script).toBe('/cgi-bin/x');
       expect(alb.remoteAddr).toBe('198.51.100.7');
       expect(alb.requestId).toBe('req-alb');
+    });
+
+    it('a huge URI is capped in the access line (8190 characters, then how many were left out)', async () => {
+      const query = `q=${'a'.repeat(60_000)}`;
+      const big = harness({ CGI_ROOT: bin });
+      const res = answerOf(await big.invoke(httpApiEvent({ path: '/cgi-bin/x', query }), { awsRequestId: 'req-big' }));
+      expect(res.status).toBe(200);
+      const [line] = jsonLines(big.out);
+      const full = `/cgi-bin/x?${query}`;
+      expect(line.uri).toBe(`${full.slice(0, 8190)}...[${full.length - 8190} more characters]`);
+      expect(big.out[0].length).toBeLessThan(9000);
+      await big.invoke(httpApiEvent({ path: `/${'b'.repeat(20_000)}` }), { awsRequestId: 'req-big-404' });
+      expect(big.err.join('').length).toBeLessThan(9000);
+      expect(JSON.parse(big.out[1]).uri).toMatch(/\.\.\.\[11811 more characters\]$/);
     });
 
     it('bytes counts body bytes sent: raw bytes for a base64 body, 0 for HEAD', async () => {
@@ -150,6 +165,11 @@ describe('logging', () => {
       );
     });
 
+    it('caps a huge URI as the JSON format does', async () => {
+      await h.invoke(httpApiEvent({ path: '/cgi-bin/x', query: `q=${'a'.repeat(30_000)}` }), { awsRequestId: 'req-comb-big' });
+      expect(h.out[0]).toContain(`"GET /cgi-bin/x?q=${'a'.repeat(8190 - 13)}...[21823 more characters] HTTP/1.1" 200`);
+    });
+
     it('shows the referer, the authenticated user, "-" for no script, and escapes quotes', async () => {
       const authed = httpApiEvent(
         { path: '/cgi-bin/x', headers: { referer: 'https://ref.example/a', 'user-agent': 'Mozilla "quoted"' } },
@@ -195,5 +215,39 @@ describe('logging', () => {
       expect(message).toContain('json');
       expect(message).toContain('combined');
     }
+  });
+});
+
+describe('start-up checks', () => {
+  it('one warning line per configured directory that does not exist, on the first request only', async () => {
+    const h = harness({ CGI_ROOT: '/nonexistent/cgi-bin', CGI_DOCUMENT_ROOT: '/nonexistent/htdocs' });
+    await h.invoke(httpApiEvent({ path: '/cgi-bin/x' }), { awsRequestId: 'req-a' });
+    await h.invoke(httpApiEvent({ path: '/index.html' }), { awsRequestId: 'req-b' });
+    const startup = jsonLines(h.err).filter((l) => l.requestId === 'startup');
+    expect(startup.map((l) => [l.level, l.message])).toEqual([
+      ['warn', expect.stringMatching(/^CGI_ROOT \/nonexistent\/cgi-bin does not exist: every \/cgi-bin URL will be 404; is the site layer attached/)],
+      ['warn', expect.stringMatching(/^CGI_DOCUMENT_ROOT \/nonexistent\/htdocs does not exist: every static URL will be 404/)],
+    ]);
+  });
+
+  it('nothing when both exist, nor for a missing document root with CGI_STATIC=off', async () => {
+    const root = makeTree({ 'cgi-bin/x': '#!/bin/sh\n', 'htdocs/i.html': 'x' });
+    try {
+      for (const env of [{ CGI_DOCUMENT_ROOT: `${root}/htdocs` }, { CGI_DOCUMENT_ROOT: '/nonexistent', CGI_STATIC: 'off' }]) {
+        const h = harness({ CGI_ROOT: `${root}/cgi-bin`, ...env });
+        await h.invoke(httpApiEvent({ path: '/cgi-bin/x' }));
+        expect(jsonLines(h.err).filter((l) => l.requestId === 'startup')).toEqual([]);
+      }
+    } finally {
+      cleanup(root);
+    }
+  });
+
+  it('startupProblems takes more checks (the table is open to other settings)', () => {
+    const config = loadConfig({ CGI_ROOT: '/nonexistent/a', CGI_STATIC: 'off' });
+    expect(startupProblems(config, [...STARTUP_CHECKS, () => ['extra problem']])).toEqual([
+      expect.stringContaining('CGI_ROOT /nonexistent/a does not exist'),
+      'extra problem',
+    ]);
   });
 });

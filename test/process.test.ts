@@ -274,6 +274,24 @@ describe('running CGI programs', () => {
       expect(e[0].message).toMatch(/interpreter \/nonexistent\/perl not found.*Perl layer/);
     });
 
+    it('a shebang ending in CR (Windows line endings): 500, and the log says so, not ENOENT', async () => {
+      const h2 = harness({ CGI_ROOT: bin, CGI_TIMEOUT_MS: '10000' });
+      writeFileSync(`${bin}/crlf.sh`, '#!/bin/sh\r\nprintf "Content-Type: text/plain\\r\\n\\r\\nok"\r\n', { mode: 0o755 });
+      const res = answerOf(await h2.invoke(httpApiEvent({ path: '/cgi-bin/crlf.sh' }), { awsRequestId: 'req-crlf' }));
+      expectErrorPage(res, 500);
+      const e = jsonLines(h2.err).filter((l) => l.level === 'error');
+      expect(e).toHaveLength(1);
+      expect(e[0].message).toContain('interpreter `/bin/sh\\r` not found: the file has Windows line endings');
+      expect(e[0].message).not.toMatch(/ENOENT/);
+    });
+
+    it('a CRLF Perl script whose interpreter is remapped still runs (perl reads CRLF)', async () => {
+      writeFileSync(`${bin}/crlf-perl.cgi`, '#!/nonexistent/perl\r\nprint "Content-Type: text/plain\\n\\nok\\n";\r\n', { mode: 0o755 });
+      const res = await get('/cgi-bin/crlf-perl.cgi');
+      expect(res.status).toBe(200);
+      expect(res.body.toString()).toBe('ok\n');
+    });
+
     it('an edited script is picked up on the next request, new interpreter included', async () => {
       const file = `${bin}/edited.cgi`;
       writeFileSync(file, '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\nsh version\\n"\n', { mode: 0o755 });

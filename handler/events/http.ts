@@ -1,6 +1,7 @@
 import type { HttpRequest } from '../request';
 import {
-  BadEventError, EXECUTE_API_HOST, MB, authFrom, claimUser, encodePath, fromOffline, obj, readHeaders, requireBody, requireMethod, requirePath,
+  BadEventError, EXECUTE_API_HOST, MB, authFrom, claimUser, encodePath, fromOffline, obj, offlineRawQuery, readHeaders, reencodePath, requireBody,
+  requireMethod, requirePath,
   schemeOf, setCookies, singleHeaders, str, type EventFormat,
 } from './shared';
 import { formatBody } from './format-body';
@@ -48,15 +49,17 @@ export const httpEvent: EventFormat = {
     }
     const domain = str(ctx.domainName) ?? '';
     const functionUrl = FUNCTION_URL_HOST.test(domain);
-    // HTTP APIs hand over the path already decoded; Function URLs leave it as sent.
+    // HTTP APIs hand over the path already decoded; Function URLs leave it as sent,
+    // and so does serverless-offline (its rawPath is the URL's encoded pathname).
     const rawPath = requirePath(e.rawPath ?? http.path);
-    const { path, basePath } = splitStage(functionUrl ? rawPath : encodePath(rawPath), str(ctx.stage), domain);
+    const encoded = functionUrl || fromOffline(ctx) ? reencodePath(rawPath) : encodePath(rawPath);
+    const { path, basePath } = splitStage(encoded, str(ctx.stage), domain);
     return {
       source: functionUrl ? 'function-url' : 'http',
       method: requireMethod(http.method),
       path,
       basePath,
-      query: typeof e.rawQueryString === 'string' ? e.rawQueryString : '',
+      query: typeof e.rawQueryString !== 'string' ? '' : fromOffline(ctx) ? offlineRawQuery(e.rawQueryString) : e.rawQueryString,
       headers,
       body: requireBody(e),
       remoteAddr: str(http.sourceIp) ?? '127.0.0.1',

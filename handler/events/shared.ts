@@ -89,11 +89,45 @@ function encodeQueryPart(s: string): string {
     .replace(/%(2C|3B|2F|3A|40|24|3F)/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
+/** What HTML form field names are made of in practice: `name`, `item[0]`, `a.b`, `x-y`, `prénom`. */
+const FIELD_NAME = /^[\p{L}\p{N}_.:\[\]-]+$/u;
+
+function decodedKey(key: string, alreadyEncoded: boolean): string {
+  if (!alreadyEncoded) return key;
+  try {
+    return decodeURIComponent(key.replace(/\+/g, ' '));
+  } catch {
+    return key;
+  }
+}
+
+/**
+ * API Gateway and ALB map both `?words=` and `?words` to `{words: [""]}`. An
+ * empty form field is far more common than an ISINDEX search, so an empty value
+ * is rebuilt as `key=`, unless the whole query is one key that no form field
+ * would be named (a space, `+`, `,` ...): only an ISINDEX search looks like that.
+ */
+function isindexOnly(params: Record<string, unknown>, alreadyEncoded: boolean): boolean {
+  const keys = Object.keys(params);
+  if (keys.length !== 1) return false;
+  const raw = params[keys[0]];
+  const values = Array.isArray(raw) ? raw : [raw];
+  return values.length === 1 && values[0] === '' && !FIELD_NAME.test(decodedKey(keys[0], alreadyEncoded));
+}
+
+/**
+ * serverless-offline's HTTP API rawQueryString is URLSearchParams' serialisation,
+ * which writes `?perl+cgi` as `perl+cgi=`: the same rule undoes it.
+ */
+export function offlineRawQuery(query: string): string {
+  const m = /^([^&=]+)=$/.exec(query);
+  return m !== null && isindexOnly({ [m[1]]: '' }, true) ? m[1] : query;
+}
+
 /**
  * Rebuilds a query string from the parameter maps of v1 and ALB events.
  * Decoded maps (API Gateway) are re-encoded; ALB's values arrive still encoded
- * and are joined as they are. A key with no value is written without '=', so
- * that an ISINDEX query (`?word`) stays one.
+ * and are joined as they are. Empty values follow isindexOnly().
  */
 export function rebuildQuery(multi: unknown, single: unknown, alreadyEncoded: boolean): string {
   const params = obj(multi) ?? obj(single);
@@ -101,13 +135,14 @@ export function rebuildQuery(multi: unknown, single: unknown, alreadyEncoded: bo
   const encKey = alreadyEncoded ? (s: string) => s : encodeQueryPart;
   // A value keeps its '=' literal, as sent: `p=a;b=c` must stay readable as two pairs.
   const encValue = alreadyEncoded ? (s: string) => s : (s: string) => encodeQueryPart(s).replace(/%3D/g, '=');
+  const bare = isindexOnly(params, alreadyEncoded);
   const parts: string[] = [];
   for (const key in params) {
     const raw = params[key];
     const values = Array.isArray(raw) ? raw : [raw];
     for (const v of values) {
       if (typeof v !== 'string') continue;
-      parts.push(v === '' ? encKey(key) : `${encKey(key)}=${encValue(v)}`);
+      parts.push(bare ? encKey(key) : `${encKey(key)}=${encValue(v)}`);
     }
   }
   return parts.join('&');
@@ -125,6 +160,15 @@ export function encodeChar(c: string): string {
 /** Percent-encodes a path that a front door already decoded, so routing sees one form only. */
 export function encodePath(decoded: string): string {
   return decoded.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/gu, encodeChar);
+}
+
+/**
+ * The same form from a path that arrives still encoded (serverless-offline's
+ * WHATWG pathname leaves `|`, `[`, `^` and the like raw): existing escapes kept,
+ * what encodePath would escape escaped.
+ */
+export function reencodePath(encoded: string): string {
+  return encoded.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/gu, encodeChar);
 }
 
 /**

@@ -14,6 +14,15 @@ export interface CgiJob {
   maxOutputBytes: number;
   /** Called for each line the program writes to stderr. */
   onStderrLine: (line: string) => void;
+  /**
+   * When set, stdout is handed over chunk by chunk as it arrives instead of being
+   * collected (`CgiOutput.stdout` is then empty); while a returned promise is
+   * pending, no more is read from the program, so a slow reader slows it down.
+   * `maxOutputBytes` still counts every byte.
+   */
+  onStdout?: (chunk: Buffer) => void | Promise<void>;
+  /** Aborting stops the program as a timeout would (its group killed), with `aborted` set. */
+  signal?: AbortSignal;
 }
 
 export interface CgiOutput {
@@ -22,6 +31,8 @@ export interface CgiOutput {
   signal: string | null;
   timedOut: boolean;
   tooLarge: boolean;
+  /** Stopped through `CgiJob.signal`. */
+  aborted?: boolean;
   /** Set when the program could not be started at all (ENOENT, EACCES, ENOEXEC...). */
   startError?: string;
   /** The last lines of stderr, for the error log when the response is unusable. */

@@ -141,18 +141,26 @@ export class SpawnRunner implements CgiRunner {
       let size = 0;
       let timedOut = false;
       let tooLarge = false;
+      let aborted = false;
       let exitCode: number | null = null;
       let signal: string | null = null;
       let done = false;
       let timer: NodeJS.Timeout | undefined;
       let graceTimer: NodeJS.Timeout | undefined;
+      // Replaced once the child exists; an abort before that has nothing to kill.
+      let stop = () => {};
       const stderr = new StderrLines(job.onStderrLine);
 
+      const onAbort = () => {
+        aborted = true;
+        stop();
+      };
       const finish = (startError?: string) => {
         if (done) return;
         done = true;
         clearTimeout(timer);
         clearTimeout(graceTimer);
+        job.signal?.removeEventListener('abort', onAbort);
         stderr.end();
         resolve({
           stdout: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size),
@@ -160,6 +168,7 @@ export class SpawnRunner implements CgiRunner {
           signal,
           timedOut,
           tooLarge,
+          ...(aborted ? { aborted } : {}),
           startError,
           stderrTail: stderr.tail,
         });
@@ -188,7 +197,7 @@ export class SpawnRunner implements CgiRunner {
           finish();
         }, CLOSE_GRACE_MS);
       };
-      const stop = () => {
+      stop = () => {
         killGroup(child.pid);
         graceForPipes();
       };
@@ -196,6 +205,8 @@ export class SpawnRunner implements CgiRunner {
         timedOut = true;
         stop();
       }, job.timeoutMs);
+      if (job.signal?.aborted) onAbort();
+      else job.signal?.addEventListener('abort', onAbort);
 
       const ticket = child.pid === undefined ? undefined : scriptStarted(child.pid, mark);
       child.on('error', (err) => {
@@ -211,15 +222,26 @@ export class SpawnRunner implements CgiRunner {
       });
       child.on('close', () => finish());
 
+      const sink = job.onStdout;
       child.stdout!.on('data', (chunk: Buffer) => {
-        if (tooLarge) return;
+        if (tooLarge || aborted) return;
         if (size + chunk.length > job.maxOutputBytes) {
           tooLarge = true;
           stop();
           return;
         }
         size += chunk.length;
-        chunks.push(chunk);
+        if (sink === undefined) {
+          chunks.push(chunk);
+          return;
+        }
+        const wait = sink(chunk);
+        if (wait === undefined) return;
+        child.stdout!.pause();
+        void wait.then(
+          () => child.stdout!.resume(),
+          () => onAbort(),
+        );
       });
       child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk));
 

@@ -25,6 +25,8 @@ export interface StaticOptions {
    * 502 before the file is read (the response's `error` says why).
    */
   maxBodyBytes?: number;
+  /** A streaming front door reads the bytes itself: a whole file or single range is named in `bodyFile`, not read. */
+  fromDisk?: boolean;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -120,6 +122,10 @@ function answerFile(req: HttpRequest, file: string, fd: number, opts: StaticOpti
   const limit = opts.maxBodyBytes ?? Infinity;
   if (ranges === 'whole') {
     if (!head && size > limit) return tooLarge(file, size, limit);
+    if (!head && opts.fromDisk) {
+      const headers: Array<[string, string]> = [...base, ...entity, ['Content-Length', String(size)]];
+      return { status: 200, reason: 'OK', headers, body: EMPTY, file, bodyFile: { path: file, start: 0, length: size } };
+    }
     const body = head ? EMPTY : readFileRange(fd, 0, size);
     const length = head ? size : body.length;
     return { status: 200, reason: 'OK', headers: [...base, ...entity, ['Content-Length', String(length)]], body, file };
@@ -136,7 +142,13 @@ function answerFile(req: HttpRequest, file: string, fd: number, opts: StaticOpti
   });
   if (ranges.length === 1) {
     const r = ranges[0];
-    return partial([...entity, ['Content-Range', contentRange(r, size)]], read(r), r.end - r.start + 1);
+    const length = r.end - r.start + 1;
+    const headers: Array<[string, string]> = [...entity, ['Content-Range', contentRange(r, size)]];
+    if (!head && opts.fromDisk) {
+      const all: Array<[string, string]> = [...base, ...headers, ['Content-Length', String(length)]];
+      return { status: 206, reason: reasonPhrase(206), headers: all, body: EMPTY, file, bodyFile: { path: file, start: r.start, length } };
+    }
+    return partial(headers, read(r), length);
   }
   const boundary = multipartBoundary();
   const parts = ranges.map((range: ByteRange) => ({ range, bytes: read(range) }));

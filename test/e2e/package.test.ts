@@ -135,8 +135,11 @@ beforeAll(async () => {
   packaged.rest = await runPackage('rest', ['api=rest']);
   packaged.url = await runPackage('url', ['api=url']);
   packaged.perl = await runPackage('perl', [`perlLayer=${PERL_LAYER}`]);
-  packaged.arm64 = await runPackage('arm64', ['architecture=arm64']);
-}, 240_000);
+  packaged.urlStream = await runPackage('url-stream', ['api=url', 'stream=true']);
+  packaged.restStream = await runPackage('rest-stream', ['api=rest', 'stream=true']);
+  // The example site's C program is built for this machine: the site check would refuse it for arm64.
+  packaged.arm64 = await runPackage('arm64', ['architecture=arm64', 'checkSite=warn']);
+}, 360_000);
 
 afterAll(async () => {
   await stub?.stop();
@@ -296,9 +299,9 @@ describe('serverless package, offline', () => {
         CGI_STATIC: 'on',
         CGI_DIRECTORY_SLASH: '',
         CGI_LOG_FORMAT: 'json',
+        CGI_MAX_CONCURRENCY: '',
         CGI_OFFLINE_LAYER_DIR: '',
         CGI_ENV_ACME_DATA_DIR: '/tmp',
-        CGI_ENV_PERL_BADLANG: '0',
       });
     });
 
@@ -353,6 +356,32 @@ describe('serverless package, offline', () => {
       ]);
       expect(ofType('AWS::ApiGatewayV2::Api')).toEqual([]);
       expect(ofType('AWS::ApiGateway::RestApi')).toEqual([]);
+    });
+
+    it('url + stream=true: the streaming entry point behind a Function URL in RESPONSE_STREAM mode', () => {
+      const { ofType } = packaged.urlStream;
+      expect(fn('urlStream').Properties.Handler).toBe('dist/handler.streamHandler');
+      const urls = ofType('AWS::Lambda::Url').map(([, r]) => r.Properties);
+      expect(urls).toEqual([expect.objectContaining({ AuthType: 'NONE', TargetFunctionArn: fnArn, InvokeMode: 'RESPONSE_STREAM' })]);
+      expect(ofType('AWS::Lambda::Url').map(([, r]) => r.Properties.InvokeMode)).not.toContain('BUFFERED');
+      expect(packaged.url.ofType('AWS::Lambda::Url').map(([, r]) => r.Properties.InvokeMode)).toEqual([undefined]);
+    });
+
+    it('rest + stream=true: the streaming entry point, integrations in STREAM mode through response-streaming-invocations', () => {
+      expect(fn('restStream').Properties.Handler).toBe('dist/handler.streamHandler');
+      const methods = packaged.restStream.ofType('AWS::ApiGateway::Method').map(([, r]) => r.Properties);
+      expect(methods).toHaveLength(2);
+      for (const m of methods) {
+        expect(m.Integration.ResponseTransferMode).toBe('STREAM');
+        const uri = JSON.stringify(m.Integration.Uri);
+        expect(uri).toContain('lambda:path/2021-11-15/functions/');
+        expect(uri).toContain('/response-streaming-invocations');
+      }
+      for (const m of packaged.rest.ofType('AWS::ApiGateway::Method').map(([, r]) => r.Properties)) {
+        expect(m.Integration.ResponseTransferMode).toBe('BUFFERED');
+        expect(JSON.stringify(m.Integration.Uri)).toContain('/invocations');
+      }
+      expect(fn('rest').Properties.Handler).toBe('dist/handler.handler');
     });
 
     it('--param=perlLayer=<arn> adds that layer after the site layer', () => {
