@@ -1,4 +1,4 @@
-import { realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 
 /**
@@ -85,6 +85,34 @@ export interface Config {
   dataDir: string | undefined;
   /** Running under serverless-offline (IS_OFFLINE). */
   offline: boolean;
+  /** CGI_KEEP_AWS_CREDENTIALS: the exec wrapper keeps the role credentials, and scripts get them. */
+  keepAwsCredentials: boolean;
+  /** Variables CGI_PASS_ENV or CGI_ENV_<NAME> asked for that are never passed (see NEVER_PASSED). */
+  refusedEnv: RefusedVariable[];
+  /**
+   * CGI_SWEEP: after each script, kill what it left running outside its process
+   * group (process/sweep.ts). On by default on Lambda only (AWS_LAMBDA_RUNTIME_API
+   * set, not serverless-offline): elsewhere our uid is also the developer's.
+   */
+  sweep: boolean;
+  /**
+   * CGI_RLIMIT_CPU (seconds), CGI_RLIMIT_MEM (address space), CGI_RLIMIT_NPROC,
+   * CGI_RLIMIT_FSIZE (bytes; K, M, G suffixes): Apache's RLimitCPU, RLimitMEM,
+   * RLimitNPROC and the file size, set on each script by wrapper/cgi-exec.
+   * Empty: no limits, and no cgi-exec hop.
+   */
+  rlimits: RLimits;
+  /** The cgi-exec program applying `rlimits`; undefined when there are none. */
+  execShim: string | undefined;
+  /** CGI_PRIVATE_TMPDIR: a fresh TMPDIR per request, created before the script and removed after it. */
+  privateTmpdir: boolean;
+}
+
+export interface RLimits {
+  cpu?: number;
+  mem?: number;
+  nproc?: number;
+  fsize?: number;
 }
 
 export const SERVER_SOFTWARE = 'lambda-cgi/0.1';
@@ -100,10 +128,64 @@ export const DEFAULT_PERL_PRELOAD = [
   'CGI', 'CGI::Util', 'CGI::Cookie', 'HTML::Entities', 'Encode', 'POSIX', 'Data::Dumper', 'File::Spec',
   'File::Basename', 'Cwd', 'Time::Local', 'Digest::MD5', 'Fcntl', 'Carp', 'Scalar::Util', 'List::Util',
 ];
-/** Never handed to a script, whatever CGI_PASS_ENV says: the function's own credentials, and httpoxy. */
-export const NEVER_PASSED = new Set(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'HTTP_PROXY']);
+/**
+ * Never handed to a script, whatever CGI_PASS_ENV or CGI_ENV_<NAME> say: what
+ * would let a script act as the function or as the runtime. One entry per name,
+ * with the reason logged when a setting asks for it.
+ */
+const NEVER_PASSED: Record<string, string> = {
+  AWS_ACCESS_KEY_ID: "the function's role credentials (CGI_KEEP_AWS_CREDENTIALS=on passes them)",
+  AWS_SECRET_ACCESS_KEY: "the function's role credentials (CGI_KEEP_AWS_CREDENTIALS=on passes them)",
+  AWS_SESSION_TOKEN: "the function's role credentials (CGI_KEEP_AWS_CREDENTIALS=on passes them)",
+  AWS_CONTAINER_AUTHORIZATION_TOKEN: 'the token that fetches the role credentials from the credentials endpoint',
+  AWS_CONTAINER_CREDENTIALS_FULL_URI: 'the credentials endpoint',
+  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: 'the credentials endpoint',
+  AWS_LAMBDA_RUNTIME_API: "the Runtime API's address: whoever posts there answers or fails the invocation",
+  AWS_LAMBDA_EXEC_WRAPPER: "the runtime's start-up wrapper",
+  _LAMBDA_TELEMETRY_LOG_FD: "the runtime's log descriptor",
+  _HANDLER: "the runtime's handler setting",
+  _X_AMZN_TRACE_ID: "the runtime's trace context (scripts get the request's X-Amzn-Trace-Id header as HTTP_X_AMZN_TRACE_ID)",
+  LD_PRELOAD: "the exec wrapper's preload object, for the Node process only",
+  HTTP_PROXY: 'httpoxy: a client could set it through a Proxy header in some CGI libraries',
+};
+/** Whole families of runtime internals (_LAMBDA_SB_ID, _LAMBDA_CONTROL_SOCKET, _AWS_XRAY_DAEMON_ADDRESS, ...). */
+const NEVER_PASSED_PREFIXES: Array<[string, string]> = [
+  ['_LAMBDA_', 'a Lambda runtime internal'],
+  ['_AWS_', 'an AWS runtime internal'],
+];
+const AWS_KEYS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'];
+
+/** Why a variable is never passed, or undefined when it may be. */
+export function neverPassed(name: string, keepAwsCredentials: boolean): string | undefined {
+  if (keepAwsCredentials && AWS_KEYS.includes(name)) return undefined;
+  if (Object.hasOwn(NEVER_PASSED, name)) return NEVER_PASSED[name];
+  return NEVER_PASSED_PREFIXES.find(([prefix]) => name.startsWith(prefix))?.[1];
+}
+
+/** A variable a setting asked for and did not get; logged once when the configuration is read. */
+export interface RefusedVariable {
+  name: string;
+  /** CGI_PASS_ENV or CGI_ENV_<NAME>. */
+  setting: string;
+  why: string;
+}
 
 type Env = Record<string, string | undefined>;
+
+/** One entry per limit: the setting, the cgi-exec flag, whether it takes a byte size. */
+export const RLIMIT_SETTINGS: Array<{ key: keyof RLimits; name: string; flag: string; bytes: boolean }> = [
+  { key: 'cpu', name: 'CGI_RLIMIT_CPU', flag: '-c', bytes: false },
+  { key: 'mem', name: 'CGI_RLIMIT_MEM', flag: '-m', bytes: true },
+  { key: 'nproc', name: 'CGI_RLIMIT_NPROC', flag: '-n', bytes: false },
+  { key: 'fsize', name: 'CGI_RLIMIT_FSIZE', flag: '-f', bytes: true },
+];
+const SIZE_SUFFIX: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+/** Where cgi-exec is: beside the bundle (dist/wrapper/), in the source tree's build, or in the wrapper layer. */
+const EXEC_SHIM_PLACES = [
+  join(__dirname, 'wrapper', 'cgi-exec'),
+  join(__dirname, '..', 'dist', 'wrapper', 'cgi-exec'),
+  '/opt/lambda-cgi/cgi-exec',
+];
 
 export class ConfigError extends Error {}
 
@@ -170,12 +252,17 @@ function parseInterpreters(env: Env, raw: string | undefined) {
   return { byPath, byExt };
 }
 
-function passedEnvFrom(env: Env): Record<string, string> {
-  const names = [...DEFAULT_PASS_ENV, ...list(env.CGI_PASS_ENV, [])];
+function passedEnvFrom(env: Env, keepAws: boolean, refused: RefusedVariable[]): Record<string, string> {
+  const asked = list(env.CGI_PASS_ENV, []);
   const out: Record<string, string> = {};
-  for (const name of names) {
+  for (const name of [...DEFAULT_PASS_ENV, ...(keepAws ? AWS_KEYS : []), ...asked]) {
+    const why = neverPassed(name, keepAws);
+    if (why !== undefined) {
+      if (asked.includes(name)) refused.push({ name, setting: 'CGI_PASS_ENV', why });
+      continue;
+    }
     const value = env[name];
-    if (value !== undefined && !NEVER_PASSED.has(name)) out[name] = value;
+    if (value !== undefined) out[name] = value;
   }
   if (out.PATH === undefined) out.PATH = DEFAULT_PATH;
   return out;
@@ -188,12 +275,15 @@ function withLocale(passed: Record<string, string>, fixed: Record<string, string
   return { ...passed, LANG: DEFAULT_LOCALE, LC_ALL: DEFAULT_LOCALE };
 }
 
-function fixedEnvFrom(env: Env): Record<string, string> {
+function fixedEnvFrom(env: Env, keepAws: boolean, refused: RefusedVariable[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
     if (!key.startsWith('CGI_ENV_') || value === undefined) continue;
     const name = key.slice('CGI_ENV_'.length);
-    if (name !== '' && !NEVER_PASSED.has(name)) out[name] = value;
+    if (name === '') continue;
+    const why = neverPassed(name, keepAws);
+    if (why === undefined) out[name] = value;
+    else refused.push({ name, setting: key, why });
   }
   return out;
 }
@@ -210,16 +300,42 @@ function parseWritable(raw: string | undefined): string[] {
   });
 }
 
+function rlimitsFrom(env: Env): RLimits {
+  const out: RLimits = {};
+  for (const r of RLIMIT_SETTINGS) {
+    const raw = env[r.name]?.trim();
+    if (raw === undefined || raw === '') continue;
+    const m = (r.bytes ? /^(\d+)\s*([KMG]?)B?$/i : /^(\d+)()$/).exec(raw);
+    const n = m === null ? NaN : Number(m[1]) * SIZE_SUFFIX[m[2].toUpperCase()];
+    if (!Number.isSafeInteger(n) || n <= 0) {
+      throw new ConfigError(`${r.name} must be a positive ${r.bytes ? 'size (bytes, or with K, M, G)' : 'integer'}, got "${raw}"`);
+    }
+    out[r.key] = n;
+  }
+  return out;
+}
+
+function execShimFor(rlimits: RLimits): string | undefined {
+  if (Object.keys(rlimits).length === 0) return undefined;
+  const found = EXEC_SHIM_PLACES.find((p) => existsSync(p));
+  // Fail closed: limits the function asked for and cannot set.
+  if (found === undefined) throw new ConfigError(`CGI_RLIMIT_* is set but cgi-exec is in none of ${EXEC_SHIM_PLACES.join(', ')}`);
+  return found;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const root = localPath(env, env.CGI_ROOT || '/opt/cgi-bin');
   const documentRoot = localPath(env, env.CGI_DOCUMENT_ROOT || '/opt/htdocs');
   const rootReal = realOrUndefined(root);
   const interpreters = parseInterpreters(env, env.CGI_INTERPRETERS);
   const logFormat = (env.CGI_LOG_FORMAT || 'json').toLowerCase();
-  const fixedEnv = fixedEnvFrom(env);
   if (logFormat !== 'json' && logFormat !== 'combined') {
     throw new ConfigError(`CGI_LOG_FORMAT must be "json" or "combined", got "${env.CGI_LOG_FORMAT}"`);
   }
+  const keepAwsCredentials = flag(env.CGI_KEEP_AWS_CREDENTIALS, false);
+  const rlimits = rlimitsFrom(env);
+  const refusedEnv: RefusedVariable[] = [];
+  const fixedEnv = fixedEnvFrom(env, keepAwsCredentials, refusedEnv);
   return {
     root,
     rootReal: rootReal ?? root,
@@ -231,7 +347,7 @@ export function loadConfig(env: Env = process.env): Config {
     timeoutMs: positiveInt(env, 'CGI_TIMEOUT_MS', undefined),
     maxBodyBytes: positiveInt(env, 'CGI_MAX_BODY_BYTES', 6 * 1024 * 1024)!,
     maxHeaderBytes: positiveInt(env, 'CGI_MAX_HEADER_BYTES', 64 * 1024)!,
-    passedEnv: withLocale(passedEnvFrom(env), fixedEnv),
+    passedEnv: withLocale(passedEnvFrom(env, keepAwsCredentials, refusedEnv), fixedEnv),
     fixedEnv,
     interpreterByPath: interpreters.byPath,
     interpreterByExt: interpreters.byExt,
@@ -244,7 +360,7 @@ export function loadConfig(env: Env = process.env): Config {
     directorySlash: flag(env.CGI_DIRECTORY_SLASH, !env.IS_OFFLINE),
     siteConfig: env.CGI_CONFIG ? localPath(env, env.CGI_CONFIG) : undefined,
     localPath: (path) => localPath(env, path),
-    functionEnv: (name) => (NEVER_PASSED.has(name) ? undefined : env[name]),
+    functionEnv: (name) => (neverPassed(name, keepAwsCredentials) !== undefined ? undefined : env[name]),
     perlWorker: flag(env.CGI_PERL_WORKER, true),
     perlWorkerExclude: list(env.CGI_PERL_WORKER_EXCLUDE, []),
     perlPreload: perlPreloadFrom(env.CGI_PERL_PRELOAD),
@@ -255,5 +371,11 @@ export function loadConfig(env: Env = process.env): Config {
     layerRoot: localPath(env, '/opt'),
     dataDir: env.CGI_DATA_DIR ? resolve(env.CGI_DATA_DIR) : env.IS_OFFLINE ? resolve('.data') : undefined,
     offline: Boolean(env.IS_OFFLINE),
+    keepAwsCredentials,
+    refusedEnv,
+    sweep: flag(env.CGI_SWEEP, env.AWS_LAMBDA_RUNTIME_API !== undefined && !env.IS_OFFLINE),
+    rlimits,
+    execShim: execShimFor(rlimits),
+    privateTmpdir: flag(env.CGI_PRIVATE_TMPDIR, false),
   };
 }

@@ -6,6 +6,7 @@ import { diagnoseFailure } from './diagnose';
 import { resolveCommand } from './interpreter';
 import { capUri, type Logger } from './log';
 import type { CgiOutput, CgiRunner } from './process/runner';
+import { makePrivateTmpdir, removePrivateTmpdir } from './process/tmpdir';
 import type { HttpRequest, HttpResponse } from './request';
 import { resolveRoute, type Route } from './route';
 import { conditionalAnswer } from './static';
@@ -105,6 +106,13 @@ async function runScript(
     return { ...errorResponse(503, [['Retry-After', '1']]), script };
   }
 
+  const env = buildCgiEnv({
+    config, req, file: route.file, scriptName: route.scriptName, pathInfo: route.pathInfo,
+    requestId: inv.requestId, redirectedFrom,
+    baseEnv: site.policy.scriptEnv(site.conf), passAuth: site.conf.passAuth,
+  });
+  const tmp = config.privateTmpdir ? makePrivateTmpdir() : undefined;
+  if (tmp !== undefined) env.TMPDIR = tmp;
   const head = req.method === 'HEAD';
   const stream = inv.stream && new ScriptStream(inv.stream, {
     nph: route.nph,
@@ -123,11 +131,7 @@ async function runScript(
       file: command.file,
       args: [...command.args, ...isindexArgs(req.query)],
       cwd: dirname(route.file),
-      env: buildCgiEnv({
-        config, req, file: route.file, scriptName: route.scriptName, pathInfo: route.pathInfo,
-        requestId: inv.requestId, redirectedFrom,
-        baseEnv: site.policy.scriptEnv(site.conf), passAuth: site.conf.passAuth,
-      }),
+      env,
       stdin: req.body,
       timeoutMs,
       maxOutputBytes: inv.maxOutputBytes,
@@ -136,6 +140,7 @@ async function runScript(
     });
   } finally {
     gw.running.count--;
+    removePrivateTmpdir(tmp, (message) => log.warn(inv.requestId, message, { script }));
   }
   servedBy = out.runner;
   const exit = { exitCode: out.exitCode, signal: out.signal };

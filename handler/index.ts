@@ -7,6 +7,7 @@ import { BadEventError, describeEvent, detectEventFormat, isWarmup, sketchReques
 import { serveRequest, withBasePath, type Gateway } from './gateway';
 import { createLogger, type AccessEntry, type Logger } from './log';
 import { createRunner } from './process/select';
+import { setSweeping } from './process/sweep';
 import { Site } from './site';
 import type { CgiRunner } from './process/runner';
 import { firstHeader, type HttpRequest, type HttpResponse } from './request';
@@ -15,6 +16,11 @@ import { errorResponse } from './status';
 import { STREAM_MAX_BYTES, type ResponseSink } from './stream';
 import { endStream, preludeOf, responseSink, sendWhole, streamifyResponse, type LambdaResponseStream } from './lambda-stream';
 import { prepareWritable } from './writable';
+
+// SIGUSR1 makes Node open its inspector on 127.0.0.1:9229, and any script runs as
+// our uid and may send it: from the inspector it could read our memory and plant
+// code in every later request. With a listener installed, Node no longer does that.
+process.on('SIGUSR1', () => {});
 
 /** The part of Lambda's context object the handler uses. */
 export interface LambdaContext {
@@ -178,6 +184,12 @@ function gatewayOnce(options: HandlerOptions): () => Gateway {
       const writable = prepareWritable(config);
       for (const message of writable.warnings) gateway.log.warn('startup', message);
       for (const message of writable.errors) gateway.log.error('startup', message);
+      if (!setSweeping(config.sweep) && config.sweep) {
+        gateway.log.warn('startup', 'CGI_SWEEP is off: running as root, "our uid" would be every process on the machine');
+      }
+      for (const r of config.refusedEnv) {
+        gateway.log.warn('startup', `${r.setting} asks for ${r.name}, which is never passed to scripts: ${r.why}`);
+      }
     }
     return gateway;
   };
@@ -224,6 +236,8 @@ export function createHandler(options: HandlerOptions = {}) {
     return answer(gateway, format, event as Record<string, unknown>, context);
   };
 }
+
+export { registerLongLived, setSweeping, unregisterLongLived } from './process/sweep';
 
 /**
  * The streaming entry point (Function URLs with InvokeMode RESPONSE_STREAM, REST

@@ -289,6 +289,54 @@ function requireTimes(what, runs) {
   return times.sort((a, b) => a - b);
 }
 
+/**
+ * The survivor census's own cost: the small request, as an unprivileged uid
+ * (as on Lambda; a fresh uid when the bench runs as root, so that the census
+ * meets only its own processes) with CGI_SWEEP=on, alternating at random with
+ * the same request with the census switched off (setSweeping) in the same process.
+ */
+async function censusWorker() {
+  const require = createRequire(import.meta.url);
+  const { handler, setSweeping } = require(bundle);
+  let n = 0;
+  const context = () => ({ awsRequestId: `census-${n++}`, getRemainingTimeInMillis: () => 30_000 });
+  const ev = event('/cgi-bin/tiny.cgi');
+  await handler(ev, context());
+  const on = setSweeping(true);
+  const run = async (census) => {
+    setSweeping(census && on);
+    const r = await handler(ev, context());
+    if (r.statusCode !== 200) throw new Error(`bad answer ${JSON.stringify(r).slice(0, 200)}`);
+  };
+  const times = [[], []];
+  for (let i = 0; i < SMALL_RUNS; i++) {
+    for (const j of Math.random() < 0.5 ? [0, 1] : [1, 0]) {
+      const t = process.hrtime.bigint();
+      await run(j === 1);
+      times[j].push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+  }
+  const [off, withIt] = times.map((t) => t.sort((a, b) => a - b));
+  process.send({ on, uid: process.getuid(), runs: SMALL_RUNS, off: percentile(off, 0.5), with: percentile(withIt, 0.5) });
+}
+
+function runCensus(dir) {
+  const uid = 300_000 + (process.pid % 100_000);
+  chmodSync(dir, 0o755);
+  const child = fork(fileURLToPath(import.meta.url), ['--census', dir], {
+    ...(process.getuid?.() === 0 ? { uid, gid: uid } : {}),
+    stdio: ['ignore', openSync('/dev/null', 'w'), 'inherit', 'ipc'],
+    env: { ...process.env, CGI_ROOT: join(dir, 'cgi-bin'), CGI_DOCUMENT_ROOT: dir, CGI_SWEEP: 'on' },
+  });
+  return new Promise((resolve, reject) => {
+    child.on('message', (m) => {
+      child.disconnect();
+      resolve(m);
+    });
+    child.on('exit', (code) => code !== 0 && reject(new Error(`census worker exited with ${code}`)));
+  });
+}
+
 async function main() {
   const dir = setUp();
   try {
@@ -319,6 +367,11 @@ async function main() {
         `script's first write ${t.floor.toFixed(2)} ms, through streamHandler ${t.handler.toFixed(2)} ms p50 ` +
         `(+${(t.handler - t.floor).toFixed(2)} ms), ${t.handlerP99.toFixed(2)} ms p99`,
     );
+    const c = await runCensus(dir);
+    console.log(
+      `\nsurvivor census (CGI_SWEEP=on, uid ${c.uid}, census ${c.on ? 'on' : 'OFF'}), small response, ${c.runs} runs each: ` +
+        `p50 ${c.with.toFixed(3)} ms with it, ${c.off.toFixed(3)} ms without (${c.with - c.off >= 0 ? '+' : ''}${(c.with - c.off).toFixed(3)} ms)`,
+    );
     const size = statSync(bundle).size;
     const req = requireTimes(bundle, 15);
     // The built-in the bundle cannot do without, loaded alone: the part of the time that is not ours.
@@ -336,4 +389,5 @@ async function main() {
 }
 
 if (process.argv[2] === '--worker') await worker(process.argv[3]);
+else if (process.argv[2] === '--census') await censusWorker();
 else await main();

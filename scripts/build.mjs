@@ -1,7 +1,7 @@
 // Bundles the handler into dist/handler.js: one CommonJS file, Node built-ins and the allowed packages only.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -88,9 +88,60 @@ export function buildSite({ quiet = false } = {}) {
   return ['layers/cgi-bin (C programs)'];
 }
 
+/** The exec wrapper's C parts (wrapper/): what each is built from and how. */
+const WRAPPER_OBJECTS = [
+  { out: 'lambda-cgi-nodump.so', src: 'nodump.c', flags: ['-shared', '-fPIC'] },
+  { out: 'cgi-exec', src: 'cgi-exec.c', flags: [] },
+];
+const ARCHES = { x64: 'x86_64', arm64: 'arm64' };
+const CROSS_CC = { x86_64: 'x86_64-linux-gnu-gcc', arm64: 'aarch64-linux-gnu-gcc' };
+
+/** This machine's architecture in Lambda's words. */
+export const hostArch = ARCHES[process.arch] ?? process.arch;
+
+/**
+ * Builds exec-wrapper and the objects it uses into `outDir`, for `arch`
+ * (Lambda's x86_64 or arm64): the system compiler for this machine's
+ * architecture, Debian's cross compiler for the other one.
+ */
+export function buildWrapper(outDir, arch = hostArch) {
+  const cc = arch === hostArch ? 'cc' : CROSS_CC[arch];
+  if (cc === undefined) throw new Error(`no compiler known for architecture ${arch}`);
+  const src = join(root, 'wrapper');
+  mkdirSync(outDir, { recursive: true });
+  // Written beside and renamed into place, like the bundle: a running host never loads half an object.
+  const place = (tmp, name, mode) => {
+    chmodSync(tmp, mode);
+    renameSync(tmp, join(outDir, name));
+  };
+  for (const o of WRAPPER_OBJECTS) {
+    const tmp = join(outDir, `.${o.out}.${process.pid}.tmp`);
+    try {
+      execFileSync(cc, ['-O2', '-Wall', '-Werror', '-s', ...o.flags, '-o', tmp, join(src, o.src)], { stdio: 'pipe' });
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw new Error(`${cc} ${o.src} for ${arch} failed: ${err.stderr ?? err.message}`);
+    }
+    place(tmp, o.out, o.flags.includes('-shared') ? 0o644 : 0o755);
+  }
+  const tmp = join(outDir, `.exec-wrapper.${process.pid}.tmp`);
+  copyFileSync(join(src, 'exec-wrapper'), tmp);
+  place(tmp, 'exec-wrapper', 0o755);
+  return outDir;
+}
+
+/** The layer serverless.yml ships as /opt/lambda-cgi/: build/lambda-cgi-layer/lambda-cgi/. */
+export function buildLayer(arch) {
+  const dir = join(root, 'build', 'lambda-cgi-layer');
+  rmSync(dir, { recursive: true, force: true });
+  buildWrapper(join(dir, 'lambda-cgi'), arch);
+  return `build/lambda-cgi-layer (${arch})`;
+}
+
 export async function buildAll(opts) {
   await buildHandler(opts);
-  return ['dist/handler.js', 'dist/perl/', ...buildSite(opts)];
+  buildWrapper(join(root, 'dist', 'wrapper'));
+  return ['dist/handler.js', 'dist/perl/', 'dist/wrapper', ...buildSite(opts)];
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -1,5 +1,6 @@
 // A local serverless plugin: every `serverless package`, `deploy` and `offline`
-// ships or serves a freshly built dist/handler.js, the same build as `npm run build`;
+// ships or serves a freshly built dist/handler.js, the same build as `npm run build`
+// (packaging also builds the exec-wrapper layer for the function's architecture);
 // and --param="perlLayer=<arn>" adds that layer to every function (a list entry
 // cannot be made optional in serverless.yml itself); --param="efsAccessPoint=<arn>"
 // (with subnetIds and securityGroupIds) mounts that EFS access point in a VPC;
@@ -58,9 +59,11 @@ class BuildHandler {
     // The AWS SDK's notice that its 2027 releases will need Node 22 is noise in every
     // deploy and package on Node 20; the clients are made after plugins load.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-    const build = async () => {
-      const { buildAll } = await import(pathToFileURL(join(__dirname, 'build.mjs')).href);
+    const build = async ({ layer = false } = {}) => {
+      const { buildAll, buildLayer } = await import(pathToFileURL(join(__dirname, 'build.mjs')).href);
       const built = await buildAll({ quiet: true });
+      // The wrapper layer is compiled for the function's architecture, not this machine's.
+      if (layer) built.push(buildLayer(serverless.service.provider.architecture || 'x86_64'));
       (log?.notice ?? console.log)(`lambda-cgi: built ${built.join(', ')}`);
     };
     const addPerlLayer = () => {
@@ -104,7 +107,7 @@ class BuildHandler {
       // Before the IAM role is built: a function in a VPC needs its network-interface policy.
       'before:package:initialize': addFileSystem,
       'before:package:createDeploymentArtifacts': async () => {
-        await build();
+        await build({ layer: true });
         addPerlLayer();
         checkSite(serverless, log);
         await packageSiteLayer();

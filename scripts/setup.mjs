@@ -18,10 +18,11 @@ const PACKAGES = {
     { command: 'unzip', pkg: 'unzip', why: 'unpacks the packaged layer as Lambda does (writable links)' },
     { command: 'sqlite3', pkg: 'sqlite3', why: 'reads the example portal\'s database in its tests' },
     { command: 'unshare', pkg: 'util-linux', why: 'read-only bind mount for the EROFS diagnosis test' },
-    { command: 'aarch64-linux-gnu-gcc', pkg: 'gcc-aarch64-linux-gnu', why: 'site checker test: an arm64 program' },
     { file: '/usr/share/perl5/CGI.pm', pkg: 'libcgi-pm-perl', why: 'CGI.pm scripts in the Perl worker tests and bench' },
     { command: 'git', pkg: 'git', why: 'gitweb pages in the Perl worker tests and bench' },
     { file: '/usr/share/gitweb/gitweb.cgi', pkg: 'gitweb', why: 'gitweb pages in the Perl worker tests and bench' },
+    { command: 'aarch64-linux-gnu-gcc', pkg: 'gcc-aarch64-linux-gnu', why: 'builds the arm64 exec-wrapper layer; site checker test: an arm64 program' },
+    { command: 'aarch64-linux-gnu-gcc', pkg: 'libc6-dev-arm64-cross', why: 'arm64 C library headers for the wrapper layer' },
   ],
 };
 

@@ -278,7 +278,7 @@ describe('serverless package runs the check', () => {
   beforeAll(() => {
     project = join(root, 'project');
     mkdirSync(project);
-    for (const f of ['serverless.yml', 'package.json', 'tsconfig.json', 'handler', 'scripts', 'layers']) {
+    for (const f of ['serverless.yml', 'package.json', 'tsconfig.json', 'handler', 'scripts', 'layers', 'wrapper']) {
       cpSync(join(REPO, f), join(project, f), { recursive: true });
     }
     symlinkSync(join(REPO, 'node_modules'), join(project, 'node_modules'));

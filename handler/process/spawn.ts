@@ -1,11 +1,14 @@
-import { spawn } from 'node:child_process';
+import { spawn, type StdioOptions } from 'node:child_process';
+import { openSync, readdirSync, readFileSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
+import { RLIMIT_SETTINGS, type RLimits } from '../config';
 import type { CgiJob, CgiOutput, CgiRunner } from './runner';
+import { forkMark, scriptEnded, scriptStarted } from './sweep';
 
 const STDERR_TAIL_LINES = 20;
 const STDERR_LINE_MAX = 8 * 1024;
 const STDERR_LOG_MAX = 256 * 1024;
-/** After a kill, how long to wait for pipes held by an escaped descendant before giving up on them. */
+/** After the script exits or is killed, how long to wait for pipes held by an escaped descendant. */
 const CLOSE_GRACE_MS = 500;
 
 function killGroup(pid: number | undefined): void {
@@ -20,6 +23,53 @@ function killGroup(pid: number | undefined): void {
   } finally {
     Error.stackTraceLimit = limit;
   }
+}
+
+const O_CLOEXEC = 0o2000000;
+let scriptStdio: StdioOptions | undefined;
+
+/**
+ * Descriptors this process inherited without close-on-exec (a runtime's
+ * telemetry log fd, say). Node marks only fds 0-16 at start, and a child would
+ * inherit the rest; everything Node opens itself is close-on-exec, so looking
+ * once is enough. The exec wrapper's preload object marks them all at start,
+ * which leaves this list empty on Lambda.
+ */
+function inheritedFds(): number[] {
+  const fds: number[] = [];
+  for (const name of readdirSync('/proc/self/fd')) {
+    const fd = Number(name);
+    if (fd < 3) continue;
+    try {
+      const flags = /^flags:\s*([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1'));
+      if (flags !== null && (parseInt(flags[1], 8) & O_CLOEXEC) === 0) fds.push(fd);
+    } catch {
+      // closed meanwhile (readdir's own descriptor)
+    }
+  }
+  return fds;
+}
+
+/**
+ * A script's stdio: its three pipes and, where this process holds an
+ * inheritable descriptor, /dev/null instead (Node has no fcntl to mark it, and
+ * closing it could break the runtime).
+ */
+function stdioForScripts(): StdioOptions {
+  if (scriptStdio !== undefined) return scriptStdio;
+  let leaky: number[] = [];
+  try {
+    leaky = inheritedFds();
+  } catch {
+    // No /proc: nothing we can see.
+  }
+  const stdio: StdioOptions = ['pipe', 'pipe', 'pipe'];
+  if (leaky.length > 0) {
+    const devNull = openSync('/dev/null', 'r+');
+    for (let fd = 3; fd <= Math.max(...leaky); fd++) stdio.push(leaky.includes(fd) ? devNull : 'ignore');
+  }
+  scriptStdio = stdio;
+  return stdio;
 }
 
 /** Splits stderr into lines for the log, capped so a chatty script cannot flood it. */
@@ -64,8 +114,28 @@ export class StderrLines {
  * killed: on timeout, on oversized output, and after the script exits, so nothing
  * it left behind runs on into the next (frozen and thawed) invocation.
  */
+export interface SpawnOptions {
+  /** wrapper/cgi-exec and the limits it sets (CGI_RLIMIT_*); without them the program is spawned directly. */
+  execShim?: string;
+  rlimits?: RLimits;
+}
+
+/** cgi-exec's arguments for the limits, then the program's command line. */
+function shimmed(shim: string, rlimits: RLimits, file: string, args: string[]): [string, string[]] {
+  const flags: string[] = [];
+  for (const r of RLIMIT_SETTINGS) {
+    const v = rlimits[r.key];
+    if (v !== undefined) flags.push(r.flag, String(v));
+  }
+  return [shim, [...flags, '--', file, ...args]];
+}
+
 export class SpawnRunner implements CgiRunner {
+  constructor(private readonly options: SpawnOptions = {}) {}
+
   run(job: CgiJob): Promise<CgiOutput> {
+    const { execShim, rlimits } = this.options;
+    const [file, args] = execShim !== undefined && rlimits !== undefined ? shimmed(execShim, rlimits, job.file, job.args) : [job.file, job.args];
     return new Promise((resolve) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -105,11 +175,12 @@ export class SpawnRunner implements CgiRunner {
       };
 
       let child: ReturnType<typeof spawn>;
+      const mark = forkMark();
       try {
-        child = spawn(job.file, job.args, {
+        child = spawn(file, args, {
           cwd: job.cwd,
           env: job.env,
-          stdio: ['pipe', 'pipe', 'pipe'],
+          stdio: stdioForScripts(),
           detached: true,
         });
       } catch (err) {
@@ -118,13 +189,17 @@ export class SpawnRunner implements CgiRunner {
         return;
       }
 
-      stop = () => {
-        killGroup(child.pid);
+      // Pipes still held by an escaped descendant get a short grace, then the answer is what was written.
+      const graceForPipes = () => {
         graceTimer ??= setTimeout(() => {
           child.stdout?.destroy();
           child.stderr?.destroy();
           finish();
         }, CLOSE_GRACE_MS);
+      };
+      stop = () => {
+        killGroup(child.pid);
+        graceForPipes();
       };
       timer = setTimeout(() => {
         timedOut = true;
@@ -133,6 +208,7 @@ export class SpawnRunner implements CgiRunner {
       if (job.signal?.aborted) onAbort();
       else job.signal?.addEventListener('abort', onAbort);
 
+      const ticket = child.pid === undefined ? undefined : scriptStarted(child.pid, mark);
       child.on('error', (err) => {
         if (child.pid === undefined) finish(err.message);
       });
@@ -140,6 +216,9 @@ export class SpawnRunner implements CgiRunner {
         exitCode = code;
         signal = sig;
         killGroup(child.pid);
+        // Whatever escaped the group: before the answer, so that nothing runs on into the next request.
+        scriptEnded(ticket);
+        graceForPipes();
       });
       child.on('close', () => finish());
 

@@ -11,7 +11,7 @@ import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../log';
 import type { CgiJob, CgiOutput } from './runner';
-import { forkMark, registerLongLived, scriptEnded, scriptStarted, unregisterLongLived } from './census-hook';
+import { forkMark, registerLongLived, scriptEnded, scriptStarted, unregisterLongLived } from './sweep';
 import { StderrLines } from './spawn';
 
 function killGroup(pid: number): void {

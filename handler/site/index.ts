@@ -6,7 +6,7 @@
  */
 import { readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join } from 'node:path';
-import { ConfigError, NEVER_PASSED, type Config } from '../config';
+import { ConfigError, neverPassed, type Config } from '../config';
 import type { Logger } from '../log';
 import type { HttpRequest, HttpResponse } from '../request';
 import { DOTFILE, type Place, type Route, type RoutePolicy, type Tree } from '../route';
@@ -202,7 +202,7 @@ export class SiteRequest implements RoutePolicy {
       const v = this.config.functionEnv(name);
       if (v !== undefined) env[name] = v;
     }
-    for (const [k, v] of conf.setEnv) if (!NEVER_PASSED.has(k)) env[k] = v;
+    for (const [k, v] of conf.setEnv) if (neverPassed(k, this.config.keepAwsCredentials) === undefined) env[k] = v;
     for (const k of conf.unsetEnv) delete env[k];
     return env;
   }

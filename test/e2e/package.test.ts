@@ -62,7 +62,7 @@ function filesBelow(dir: string): string[] {
   return out.sort();
 }
 
-const SKIP = new Set(['node_modules', '.git', '.serverless', 'dist', 'coverage', 'test', '.data']);
+const SKIP = new Set(['node_modules', '.git', '.serverless', 'dist', 'build', 'coverage', 'test', '.data']);
 
 /** A copy of the project (without its build outputs and tests) sharing its node_modules. */
 function copyProject(to: string): void {
@@ -143,6 +143,8 @@ beforeAll(async () => {
 
   packaged.urlStream = await runPackage('url-stream', ['api=url', 'stream=true']);
   packaged.restStream = await runPackage('rest-stream', ['api=rest', 'stream=true']);
+  // The example site's C program is built for this machine: the site check would refuse it for arm64.
+  packaged.arm64 = await runPackage('arm64', ['architecture=arm64', 'checkSite=warn']);
 }, 360_000);
 
 afterAll(async () => {
@@ -258,6 +260,47 @@ describe('serverless package, offline', () => {
     });
   });
 
+  describe.each([
+    ['x86_64', 'http', 62],
+    ['arm64', 'arm64', 183],
+  ])('the exec-wrapper layer for %s', (arch, run, machine) => {
+    let entries: ZipEntry[];
+    beforeAll(() => {
+      entries = readZip(join(packaged[run].dir, 'lambdaCgi.zip'));
+    });
+
+    it('holds lambda-cgi/exec-wrapper with its exec bit, the preload object and cgi-exec, nothing else', () => {
+      expect(entries.map((e) => e.name).sort()).toEqual(['lambda-cgi/cgi-exec', 'lambda-cgi/exec-wrapper', 'lambda-cgi/lambda-cgi-nodump.so']);
+      const wrapper = entries.find((e) => e.name === 'lambda-cgi/exec-wrapper')!;
+      expect(wrapper.madeBy).toBe(3);
+      expect((wrapper.mode & 0o777).toString(8)).toBe('755');
+      expect(wrapper.data.equals(readFileSync(join(project, 'wrapper', 'exec-wrapper')))).toBe(true);
+    });
+
+    it(`the preload object is a shared object for ${arch} (ELF machine ${machine}), cgi-exec a program for it`, () => {
+      const so = entries.find((e) => e.name === 'lambda-cgi/lambda-cgi-nodump.so')!.data;
+      expect(so.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+      expect(so[4]).toBe(2); // 64-bit
+      expect(so.readUInt16LE(16)).toBe(3); // ET_DYN
+      expect(so.readUInt16LE(18)).toBe(machine);
+      const exec = entries.find((e) => e.name === 'lambda-cgi/cgi-exec')!;
+      expect((exec.mode & 0o777).toString(8)).toBe('755');
+      expect(exec.data.readUInt16LE(18)).toBe(machine);
+    });
+
+    it('is wired to the function for that architecture', () => {
+      const { resources } = packaged[run];
+      const layer = resources.LambdaCgiLambdaLayer;
+      expect(layer.Type).toBe('AWS::Lambda::LayerVersion');
+      expect(layer.Properties.Content.S3Key).toMatch(/\/lambdaCgi\.zip$/);
+      expect(layer.Properties.CompatibleArchitectures).toEqual([arch]);
+      const fn = resources.CgiLambdaFunction.Properties;
+      expect(fn.Architectures).toEqual([arch]);
+      expect(fn.Layers).toContainEqual({ Ref: 'LambdaCgiLambdaLayer' });
+      expect(fn.Environment.Variables.AWS_LAMBDA_EXEC_WRAPPER).toBe('/opt/lambda-cgi/exec-wrapper');
+    });
+  });
+
   describe('the CloudFormation template', () => {
     const fn = (api: string) => packaged[api].resources.CgiLambdaFunction;
     const fnArn = { 'Fn::GetAtt': ['CgiLambdaFunction', 'Arn'] };
@@ -272,7 +315,7 @@ describe('serverless package, offline', () => {
       expect(p.MemorySize).toBe(1024);
       expect(p.Architectures).toEqual(['x86_64']);
       expect(p.Code.S3Key).toMatch(/\/cgi\.zip$/);
-      expect(p.Layers).toEqual([{ Ref: 'SiteLambdaLayer' }]);
+      expect(p.Layers).toEqual([{ Ref: 'SiteLambdaLayer' }, { Ref: 'LambdaCgiLambdaLayer' }]);
       const layer = packaged[api].resources.SiteLambdaLayer;
       expect(layer.Type).toBe('AWS::Lambda::LayerVersion');
       expect(layer.Properties.Content.S3Key).toMatch(/\/site\.zip$/);
@@ -281,6 +324,8 @@ describe('serverless package, offline', () => {
 
     it('sets every lambda-cgi setting, with its default, as the environment', () => {
       expect(fn('http').Properties.Environment.Variables).toEqual({
+        AWS_LAMBDA_EXEC_WRAPPER: '/opt/lambda-cgi/exec-wrapper',
+        CGI_KEEP_AWS_CREDENTIALS: 'off',
         CGI_ROOT: '/opt/cgi-bin',
         CGI_PREFIX: '/cgi-bin',
         CGI_DOCUMENT_ROOT: '/opt/htdocs',
@@ -414,7 +459,21 @@ describe('serverless package, offline', () => {
     });
 
     it('--param=perlLayer=<arn> adds that layer after the site layer', () => {
-      expect(fn('perl').Properties.Layers).toEqual([{ Ref: 'SiteLambdaLayer' }, PERL_LAYER]);
+      expect(fn('perl').Properties.Layers).toEqual([{ Ref: 'SiteLambdaLayer' }, { Ref: 'LambdaCgiLambdaLayer' }, PERL_LAYER]);
+    });
+
+    it('the role may write its logs and nothing else', () => {
+      const roles = packaged.http.ofType('AWS::IAM::Role');
+      expect(roles).toHaveLength(1);
+      const statements = roles[0][1].Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+      const actions = statements.flatMap((s: any) => s.Action).sort();
+      expect(actions).toEqual(['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:TagResource']);
+      for (const s of statements) {
+        expect(s.Effect).toBe('Allow');
+        // Only the function's own log group.
+        expect(JSON.stringify(s.Resource)).toContain('log-group:/aws/lambda/lambda-cgi-dev');
+      }
+      expect(roles[0][1].Properties.ManagedPolicyArns ?? []).toEqual([]);
     });
   });
 });
