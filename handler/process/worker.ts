@@ -11,7 +11,7 @@ import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../log';
 import type { CgiJob, CgiOutput } from './runner';
-import { forkMark, registerLongLived, scriptEnded, scriptStarted, unregisterLongLived } from './sweep';
+import { forkMark, registerLongLived, scriptEnded, scriptStarted, unregisterLongLived, type ScriptTicket } from './sweep';
 import { StderrLines } from './spawn';
 
 function killGroup(pid: number): void {
@@ -410,7 +410,7 @@ export function runOnServer(server: PerlServer, socketPath: string, job: Streami
   return new Promise((resolve) => {
     server.begin();
     const mark = forkMark();
-    let ticket: unknown;
+    let ticket: ScriptTicket | undefined;
     const stderr = new StderrLines(job.onStderrLine);
     const chunks: Buffer[] = [];
     let size = 0;
