@@ -228,7 +228,8 @@ describe.each([
       'cgi-bin/forge.sh': FORGE_LOG, 'cgi-bin/cookie.sh': COOKIE_SH,
     });
     shareTree(dir, uid, ['cgi-bin']);
-    host = await startHost({ uid, wrapper, env: { CGI_ROOT: `${dir}/cgi-bin` } });
+    // Spawned, so that $PPID is the runtime itself (the Perl worker's own server is attacked below).
+    host = await startHost({ uid, wrapper, env: { CGI_ROOT: `${dir}/cgi-bin`, CGI_PERL_WORKER: 'off' } });
   });
   afterAll(async () => {
     await host?.stop();
@@ -275,6 +276,37 @@ describe.each([
     else expect(host.stdout()).toContain('FORGED-LINE');
     // The real access lines are there all the same.
     expect(host.stdout()).toContain('"uri":"/cgi-bin/forge.sh"');
+  });
+});
+
+describe('the Perl worker\'s server cannot be read or patched by the scripts it forks', () => {
+  let dir: string;
+  let host: Host;
+  beforeAll(async () => {
+    const uid = freshUid();
+    dir = makeTree({
+      'cgi-bin/mem.pl': READ_PARENT_MEMORY,
+      'cgi-bin/parent.pl': '#!/usr/bin/perl\nopen(my $f, "<", "/proc/" . getppid() . "/comm"); print "Content-Type: text/plain\\n\\n", scalar <$f>;\n',
+      'cgi-bin/cookie.sh': COOKIE_SH,
+    });
+    shareTree(dir, uid, ['cgi-bin']);
+    host = await startHost({ uid, env: { CGI_ROOT: `${dir}/cgi-bin` } });
+  });
+  afterAll(async () => {
+    await host?.stop();
+    cleanup(dir);
+  });
+
+  it('a Perl script\'s parent is the worker (a zygote), and its maps and mem are denied to the script', async () => {
+    // Worker start-up is asynchronous: until it is ready, Perl scripts are spawned (parent: node).
+    let parent = '';
+    for (let i = 0; i < 100 && !parent.startsWith('perl'); i++) {
+      parent = await body(host, '/cgi-bin/parent.pl');
+      if (!parent.startsWith('perl')) await sleep(100);
+    }
+    expect(parent).toMatch(/^perl/);
+    await host.invoke(get('/cgi-bin/cookie.sh', { cookie: 'session=SECRETCOOKIE4711' }));
+    expect(await body(host, '/cgi-bin/mem.pl')).toMatch(/^attack ran\n(maps|mem) denied\n$/);
   });
 });
 

@@ -182,7 +182,7 @@ export async function shutdownPerlWorkers(): Promise<void> {
 }
 
 export class SelectingRunner implements CgiRunner {
-  private readonly spawn = new SpawnRunner();
+  private readonly spawn: SpawnRunner;
   private readonly exclude: RegExp[];
   private readonly precompile: RegExp[];
   private readonly env: Record<string, string>;
@@ -191,11 +191,13 @@ export class SelectingRunner implements CgiRunner {
   private readonly preloaded: Set<string>;
 
   constructor(private readonly config: Config, private readonly log: Logger) {
+    this.spawn = new SpawnRunner({ execShim: config.execShim, rlimits: config.rlimits });
     this.exclude = config.perlWorkerExclude.map(globToRegExp);
     this.precompile = config.perlPrecompile.map(globToRegExp);
     this.env = serverEnv(config);
     this.preloaded = new Set(config.perlPreload);
-    if (!config.perlWorker) return;
+    // CGI_RLIMIT_* limits are set by cgi-exec on an exec: with any of them, every script is spawned.
+    if (!config.perlWorker || config.execShim !== undefined) return;
     // Started now, off the request path: until it is ready, requests spawn.
     this.defaultPerl = locateInterpreter(config, '/usr/bin/perl');
     if (this.defaultPerl !== undefined) this.workerFor(this.defaultPerl);
@@ -228,7 +230,7 @@ export class SelectingRunner implements CgiRunner {
   }
 
   async run(job: CgiJob): Promise<CgiOutput> {
-    const out = this.config.perlWorker ? await this.tryWorker(job) : undefined;
+    const out = this.config.perlWorker && this.config.execShim === undefined ? await this.tryWorker(job) : undefined;
     return out ?? { ...(await this.spawn.run(job)), runner: 'spawn' };
   }
 

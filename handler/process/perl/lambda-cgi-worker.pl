@@ -288,6 +288,7 @@ sub child_setup {
   for my $z (@zygotes) { close $z->{cmd} if $z->{cmd} }
   %children = (); %by_seq = (); @zygotes = ();
   POSIX::setpgid(0, 0);
+  set_dumpable(1);
   # undef is SIG_DFL, and reads back undef, as in a fresh perl started by Node.
   $SIG{$_} = undef for keys %SIG;
   %SIG = (%SIG, %LCGI::BOOT_SIG);
@@ -447,6 +448,17 @@ sub start_bare {
   return;
 }
 
+# The server and its zygotes are non-dumpable, as Node is under the exec wrapper:
+# a script of the same uid can then neither read their memory nor write code into
+# it (/proc/N/mem, ptrace) to run in every later request. Each request child is
+# made dumpable again, as an exec'd perl would be.
+my %SYS_PRCTL = (x86_64 => 157, aarch64 => 167);
+my $PR_SET_DUMPABLE = 4;
+sub set_dumpable {
+  my $nr = $SYS_PRCTL{(POSIX::uname())[4]} or return;
+  syscall($nr, $PR_SET_DUMPABLE, $_[0]);
+}
+
 # Descriptors Node (or the Lambda runtime) left inheritable are no business of
 # the server's, nor of the scripts it forks.
 sub close_inherited {
@@ -457,6 +469,7 @@ sub close_inherited {
 }
 
 sub main {
+  set_dumpable(0);
   close_inherited();
   $lifeline = \*STDIN;
   $seq_base = 0;
