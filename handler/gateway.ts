@@ -227,6 +227,16 @@ async function errorDocument(gw: Gateway, req: HttpRequest, inv: Invocation, res
   return { ...out.res, status: res.status, reason: res.reason, headers, user: res.user, script: out.res.script ?? res.script };
 }
 
+/**
+ * One of our own error pages for a status decided after the answer was made
+ * (the front door's payload limit), through the ErrorDocument of the request's directory.
+ */
+export async function errorPageFor(gw: Gateway, req: HttpRequest, inv: Invocation, status: number): Promise<HttpResponse> {
+  const policy = gw.site.forRequest();
+  const { conf } = policy.check(req, resolveRoute(gw.config, req.path, policy), inv.requestId);
+  return errorDocument(gw, req, inv, errorResponse(status), conf);
+}
+
 /** Keeps existing %XX escapes in a script's Location path and encodes what a URL cannot hold raw. */
 function encodeLocationPath(path: string): string {
   return path.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]|%(?![0-9A-Fa-f]{2})/gu, encodeChar);
@@ -267,7 +277,8 @@ export async function serveRequest(gw: Gateway, req: HttpRequest, inv: Invocatio
   const refused = checkLimits(gw.config, req);
   if (refused !== undefined) {
     gw.log.warn(inv.requestId, `refused ${req.method} request: ${refused[1]}`, { status: refused[0] });
-    return errorResponse(refused[0]);
+    // The script never starts, but the site's ErrorDocument (a friendly 413 page) still applies.
+    return errorPageFor(gw, { ...req, body: EMPTY }, inv, refused[0]);
   }
   let current = req;
   let redirectedFrom: Redirected | undefined;

@@ -4,7 +4,7 @@ import { MAX_HEADER_BLOCK } from './cgi-response';
 import { loadConfig, type Config } from './config';
 import { jsonTextBytes } from './body';
 import { BadEventError, describeEvent, detectEventFormat, isWarmup, sketchRequest, type EventFormat } from './events';
-import { serveRequest, withBasePath, type Gateway } from './gateway';
+import { errorPageFor, serveRequest, withBasePath, type Gateway } from './gateway';
 import { createLogger, type AccessEntry, type Logger } from './log';
 import { createRunner } from './process/select';
 import { setSweeping } from './process/sweep';
@@ -110,6 +110,15 @@ function idsOf(context: LambdaContext | undefined, event: Record<string, unknown
   return { requestId: context?.awsRequestId ?? randomUUID(), ...(traceId !== undefined && { traceId }) };
 }
 
+interface Served {
+  res: HttpResponse;
+  head: boolean;
+  requestId: string;
+  log: (res: HttpResponse) => void;
+  /** The site's page for an error found after the answer was made (the payload limit). */
+  errorPage: (status: number) => Promise<HttpResponse>;
+}
+
 /** One request through the gateway; `stream` set when the front door streams the answer. */
 async function serveEvent(
   gw: Gateway,
@@ -118,7 +127,7 @@ async function serveEvent(
   context: LambdaContext | undefined,
   maxOutputBytes: number,
   stream?: ResponseSink,
-): Promise<{ res: HttpResponse; head: boolean; requestId: string; log: (res: HttpResponse) => void }> {
+): Promise<Served> {
   const started = Date.now();
   const ids = idsOf(context, event);
   const { requestId } = ids;
@@ -131,23 +140,27 @@ async function serveEvent(
     const caller = { ...sketchRequest(event), protocol: 'HTTP/1.1' };
     const res = errorResponse(400);
     const head = caller.method === 'HEAD';
-    return { res, head, requestId, log: (r) => logAccess(gw.log, ids, caller, r, head, started) };
+    return { res, head, requestId, log: (r) => logAccess(gw.log, ids, caller, r, head, started), errorPage: async (status) => errorResponse(status) };
   }
 
   let res: HttpResponse;
+  const inv = { requestId, deadline: started + timeoutFor(gw.config, context), maxOutputBytes, stream };
   try {
-    res = await serveRequest(gw, req, {
-      requestId,
-      deadline: started + timeoutFor(gw.config, context),
-      maxOutputBytes,
-      stream,
-    });
+    res = await serveRequest(gw, req, inv);
   } catch (err) {
     gw.log.error(requestId, `internal error: ${(err as Error).stack ?? err}`);
     res = errorResponse(500);
   }
   const head = req.method === 'HEAD';
-  return { res, head, requestId, log: (r) => logAccess(gw.log, ids, callerOf(req, r), r, head, started) };
+  const errorPage = async (status: number) => {
+    try {
+      return await errorPageFor(gw, req, { ...inv, stream: undefined }, status);
+    } catch (err) {
+      gw.log.error(requestId, `internal error: ${(err as Error).stack ?? err}`);
+      return errorResponse(status);
+    }
+  };
+  return { res, head, requestId, log: (r) => logAccess(gw.log, ids, callerOf(req, r), r, head, started), errorPage };
 }
 
 async function answer(
@@ -165,8 +178,12 @@ async function answer(
     const what = res.file === undefined ? 'response' : `static file ${res.file}`;
     const hint = res.file === undefined ? '' : ' (counted after base64 for binary files); clients can fetch it in parts with Range';
     gw.log.error(requestId, `${what} of ${res.body.length} body bytes exceeds the ${format.name} payload limit of ${format.maxPayloadBytes} bytes${hint}`, { script: res.script });
-    res = { ...errorResponse(502), script: res.script, file: res.file };
+    res = { ...(await served.errorPage(502)), script: res.script, file: res.file };
     result = format.toResult(res, event, head, warn);
+    if (!fitsPayload(result, res, format.maxPayloadBytes)) {
+      res = { ...errorResponse(502), script: res.script, file: res.file };
+      result = format.toResult(res, event, head, warn);
+    }
   }
   served.log(res);
   return result;

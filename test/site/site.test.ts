@@ -54,6 +54,8 @@ beforeAll(() => {
         'ErrorDocument 403 "Go away"',
         'ErrorDocument 500 /errors/status.cgi',
         'ErrorDocument 410 http://example.com/gone-page',
+        'ErrorDocument 502 /errors/status.cgi',
+        'ErrorDocument 413 "Files up to 1 KB, please"',
         'Redirect /old.html /index.html',
         'Redirect permanent /moved http://example.com/new',
         'RedirectMatch 301 ^/blog/(\\d+)$ /posts/$1.html',
@@ -77,6 +79,8 @@ beforeAll(() => {
     ),
     'cgi/env.cgi': ENV_CGI,
     'cgi/bad.cgi': BAD_CGI,
+    // 5 MB of binary: within the script output cap, over the 6 MB payload once base64.
+    'cgi/huge.cgi': `#!/bin/sh\nprintf 'Content-Type: application/octet-stream\\n\\n'\nhead -c 5000000 /dev/zero\n`,
     'cgi/page.html': file('<p>static despite exec bit</p>\n', 0o755),
     'cgi/noexec.cgi': file(ENV_CGI, STATIC),
     'cgi/run.pl': `#!/usr/bin/perl\nprint "Content-Type: text/plain\\n\\nperl ran\\n";\n`,
@@ -168,7 +172,7 @@ beforeAll(() => {
 afterAll(() => cleanup(root));
 
 function site(extra: Record<string, string> = {}): Harness {
-  return harness({ CGI_DOCUMENT_ROOT: docs, CGI_ROOT: join(root, 'no-such-cgi-bin'), SITE_PASSED: 'from the function', LANG: 'C.UTF-8', ...extra });
+  return harness({ CGI_DOCUMENT_ROOT: docs, CGI_ROOT: join(root, 'no-such-cgi-bin'), SITE_PASSED: 'from the function', LANG: 'C.UTF-8', CGI_MAX_BODY_BYTES: '1024', ...extra });
 }
 
 const SHAPES: Array<[string, (r: ClientRequest) => Event, string]> = [
@@ -444,6 +448,18 @@ describe.each(SHAPES)('%s', (_shape, event, base) => {
       const res = await call('/cgi/bad.cgi');
       expect(res.status).toBe(500);
       expect(text(res)).toBe(`error page for ${base}/cgi/bad.cgi after 500\n`);
+    });
+
+    it('the payload-limit 502, found after the answer was made, uses the ErrorDocument too', async () => {
+      const res = await call('/cgi/huge.cgi');
+      expect(res.status).toBe(502);
+      expect(text(res)).toBe(`error page for ${base}/cgi/huge.cgi after 502\n`);
+    });
+
+    it('a body over CGI_MAX_BODY_BYTES (refused before routing) gets the ErrorDocument 413 text, and the script never runs', async () => {
+      const res = await call('/cgi/env.cgi', { method: 'POST', body: 'x'.repeat(4096) });
+      expect(res.status).toBe(413);
+      expect(text(res)).toBe('Files up to 1 KB, please');
     });
 
     it('always headers are on error pages, onsuccess ones are not', async () => {
