@@ -217,8 +217,8 @@ async function errorDocument(gw: Gateway, req: HttpRequest, inv: Invocation, res
   if (doc.kind === 'text') {
     return { ...res, headers: [['Content-Type', 'text/html'], ...kept], body: Buffer.from(doc.value), errorPage: false };
   }
-  const docReq = redirectedRequest({ ...req, method: req.method === 'HEAD' ? 'HEAD' : 'GET' }, doc.value);
-  const out = await dispatch(gw, { ...docReq, method: req.method === 'HEAD' ? 'HEAD' : 'GET' }, inv, { path: req.path, query: req.query, status: res.status });
+  const docReq = { ...redirectedRequest(req, doc.value), method: req.method === 'HEAD' ? 'HEAD' : 'GET' };
+  const out = await dispatch(gw, docReq, inv, { path: req.path, query: req.query, status: res.status });
   if ('localRedirect' in out.res || out.res.status >= 400) {
     gw.log.warn(inv.requestId, `ErrorDocument ${res.status} ${doc.value} could not be served either`);
     return res;
@@ -233,7 +233,8 @@ async function errorDocument(gw: Gateway, req: HttpRequest, inv: Invocation, res
  */
 export async function errorPageFor(gw: Gateway, req: HttpRequest, inv: Invocation, status: number): Promise<HttpResponse> {
   const policy = gw.site.forRequest();
-  const { conf } = policy.check(req, resolveRoute(gw.config, req.path, policy), inv.requestId);
+  // Its access was checked (or did not matter) when the request was first routed: no second login or log line.
+  const conf = policy.confAt(resolveRoute(gw.config, req.path, policy));
   return errorDocument(gw, req, inv, errorResponse(status), conf);
 }
 

@@ -11,7 +11,7 @@ const STDERR_LOG_MAX = 256 * 1024;
 /** After the script exits or is killed, how long to wait for pipes held by an escaped descendant. */
 const CLOSE_GRACE_MS = 500;
 
-function killGroup(pid: number | undefined): void {
+export function killGroup(pid: number | undefined): void {
   if (pid === undefined) return;
   // Usually the group is already gone (ESRCH): a stack trace for that error costs more than the kill.
   const limit = Error.stackTraceLimit;

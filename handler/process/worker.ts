@@ -12,15 +12,7 @@ import { join } from 'node:path';
 import type { Logger } from '../log';
 import type { CgiJob, CgiOutput } from './runner';
 import { forkMark, registerLongLived, scriptEnded, scriptStarted, unregisterLongLived, type ScriptTicket } from './sweep';
-import { StderrLines } from './spawn';
-
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // Gone already.
-  }
-}
+import { killGroup, StderrLines } from './spawn';
 
 const SERVER_SCRIPT = join(__dirname, 'perl', 'lambda-cgi-worker.pl');
 /** How long a server may take to load its modules before it counts as crashed. */

@@ -169,6 +169,18 @@ export class SiteRequest implements RoutePolicy {
     return doc === undefined ? undefined : { tree: { kind: 'static', url: '', root: doc }, dir: doc };
   }
 
+  /**
+   * The configuration of the place a route reached, without access checks: for
+   * an error page decided outside the route (size refusals, the payload limit).
+   * A directory whose configuration has problems gets none of it.
+   */
+  confAt(route: Route): DirConfig {
+    const place = this.placeOf(route);
+    if (place === undefined) return emptyDirConfig();
+    const eff = this.effective(place.tree, place.dir, place.name);
+    return eff.problems.length > 0 ? emptyDirConfig() : eff.conf;
+  }
+
   /** Fail-closed configuration, access, then Redirect, for the place a route reached. */
   check(req: HttpRequest, route: Route, requestId: string): Checked {
     const place = this.placeOf(route);
