@@ -9,7 +9,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { answerOf, type Answer, type Event } from './events';
-import { REPO } from './offline';
+import { staged } from './staged';
 
 const CHILD = `
 const { handler } = require(process.argv[2]);
@@ -36,7 +36,7 @@ export function runHandlerProcess(env: Record<string, string>, events: Event[], 
   const eventsFile = join(dir, 'events.json');
   writeFileSync(script, CHILD);
   writeFileSync(eventsFile, JSON.stringify(events));
-  const argv = [...wrap, process.execPath, script, join(REPO, 'dist', 'handler.js'), eventsFile];
+  const argv = [...wrap, process.execPath, script, staged('dist/handler.js'), eventsFile];
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

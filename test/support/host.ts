@@ -10,12 +10,14 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { staged } from './staged';
 import type { Event } from './events';
 
 export const REPO = resolve(__dirname, '..', '..');
-export const BUNDLE = join(REPO, 'dist', 'handler.js');
-export const WRAPPER = join(REPO, 'dist', 'wrapper', 'exec-wrapper');
-const HOST_MAIN = join(__dirname, 'host-main.js');
+// Staged copies: the host runs as another uid, which may not be able to enter the clone.
+export const BUNDLE = staged('dist/handler.js');
+export const WRAPPER = staged('dist/wrapper/exec-wrapper');
+const HOST_MAIN = staged('test/support/host-main.js');
 
 export const FAKE_CREDENTIALS = {
   AWS_ACCESS_KEY_ID: 'AKIAFAKEKEYID7EXAMPLE',
