@@ -229,12 +229,14 @@ export class SelectingRunner implements CgiRunner {
     return [...this.byPerl.values()].map((w) => w.current?.pid).filter((p): p is number => p !== undefined);
   }
 
-  async run(job: CgiJob): Promise<CgiOutput> {
-    const out = this.config.perlWorker && this.config.execShim === undefined ? await this.tryWorker(job) : undefined;
-    return out ?? { ...(await this.spawn.run(job)), runner: 'spawn' };
+  run(job: CgiJob): Promise<CgiOutput> {
+    const onWorker = this.config.perlWorker && this.config.execShim === undefined ? this.tryWorker(job) : undefined;
+    if (onWorker === undefined) return this.spawn.run(job);
+    return onWorker.then((out) => out ?? this.spawn.run(job));
   }
 
-  private async tryWorker(job: CgiJob): Promise<CgiOutput | undefined> {
+  /** The job on the worker, or undefined when it is not for the worker (decided without waiting). */
+  private tryWorker(job: CgiJob): Promise<CgiOutput | undefined> | undefined {
     const req = perlRequestFor(job);
     if (req === undefined) return undefined;
     if (this.exclude.some((g) => g.test(relativePath(this.config, req.script)))) return undefined;

@@ -3,6 +3,7 @@ import { openSync, readdirSync, readFileSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { RLIMIT_SETTINGS, type RLimits } from '../config';
 import type { CgiJob, CgiOutput, CgiRunner } from './runner';
+import { sigkill } from './kill';
 import { forkMark, scriptEnded, scriptStarted } from './sweep';
 
 const STDERR_TAIL_LINES = 20;
@@ -12,17 +13,7 @@ const STDERR_LOG_MAX = 256 * 1024;
 const CLOSE_GRACE_MS = 500;
 
 export function killGroup(pid: number | undefined): void {
-  if (pid === undefined) return;
-  // Usually the group is already gone (ESRCH): a stack trace for that error costs more than the kill.
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // ESRCH: nothing left in the group.
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
+  if (pid !== undefined) sigkill(-pid);
 }
 
 const O_CLOEXEC = 0o2000000;
@@ -171,6 +162,7 @@ export class SpawnRunner implements CgiRunner {
           ...(aborted ? { aborted } : {}),
           startError,
           stderrTail: stderr.tail,
+          runner: 'spawn',
         });
       };
 

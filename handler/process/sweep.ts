@@ -16,7 +16,8 @@
  *
  * Never as root: there "our uid" is every process on the machine.
  */
-import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { sigkill } from './kill';
 
 /** What a script's census needs from the moment it started. */
 export interface ScriptTicket {
@@ -89,19 +90,6 @@ function readIdentity(pid: number): { uid: number; leader: boolean } | undefined
   return { uid: Number(uid[1]), leader: Number(tgid[1]) === pid };
 }
 
-function quietKill(pid: number): void {
-  // Already gone (ESRCH) is fine: a stack trace for that error costs more than the kill.
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-}
-
 /**
  * Turns the census on or off. The handler does so once, from CGI_SWEEP, and
  * never as root; returns whether it is on.
@@ -122,12 +110,7 @@ export function setSweeping(on: boolean): boolean {
     statFd = openSync('/proc/stat', 'r');
     loadavgFd = openSync('/proc/loadavg', 'r');
   }
-  if (!enabled && statFd !== undefined) {
-    closeSync(statFd);
-    closeSync(loadavgFd!);
-    statFd = loadavgFd = undefined;
-    self = undefined;
-  }
+  // Switched off, what was read stays: turning it on again (the bench does, per request) costs nothing.
   return enabled;
 }
 
@@ -224,7 +207,7 @@ export function scriptEnded(ticket: ScriptTicket | undefined): number {
       if (id === undefined || !id.leader || id.uid !== me.uid) continue;
       if (!exempt(pid)) victims.push(pid);
     }
-    for (const pid of victims) quietKill(pid);
+    for (const pid of victims) sigkill(pid);
     killed += victims.length;
     // After a kill, look again at what was created meanwhile: a survivor may have forked while being killed.
     if (victims.length === 0) break;

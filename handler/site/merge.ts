@@ -37,9 +37,17 @@ interface Cached {
 
 const ACCESS_FILE = '.htaccess';
 
+/** A merge and the `.htaccess` configurations it was made from, level by level. */
+interface Merged {
+  from: Array<ApacheConfig | undefined>;
+  effective: Effective;
+}
+
 /** Parsed `.htaccess` files per warm instance, re-read when their inode, mtime or size changes. */
 export class HtaccessCache {
   private readonly files = new Map<string, Cached>();
+  /** Merges per directory and file name, reused while every `.htaccess` on the way is the same. */
+  readonly merged = new Map<string, Merged>();
 
   load(dir: string): ApacheConfig | undefined {
     const file = `${dir}/${ACCESS_FILE}`;
@@ -155,17 +163,22 @@ export function effectiveConfig(
   dir: string,
   name: string | undefined,
 ): Effective {
-  const conf = emptyDirConfig();
-  const files: SectionNode[] = [];
-  const problems: Problem[] = [];
-  applyUnit(conf, server.top, files);
-
   const levels: string[] = [chainRoot];
   if (dir !== chainRoot) {
     for (const seg of dir.slice(chainRoot.length + (chainRoot === '/' ? 0 : 1)).split('/')) {
       levels.push(levels[levels.length - 1].replace(/\/$/, '') + '/' + seg);
     }
   }
+  // Every level is looked at on every request (a file may have appeared); the merge itself only when one changed.
+  const from = levels.map((level) => cache.load(level));
+  const key = `${chainRoot}\0${dir}\0${name ?? ''}`;
+  const hit = cache.merged.get(key);
+  if (hit !== undefined && hit.from.length === from.length && hit.from.every((c, i) => c === from[i])) return hit.effective;
+
+  const conf = emptyDirConfig();
+  const files: SectionNode[] = [];
+  const problems: Problem[] = [];
+  applyUnit(conf, server.top, files);
   const sections = server.directories
     .filter((d) => d.path !== undefined && inside(dir, d.path))
     .sort((a, b) => depth(a.path!) - depth(b.path!));
@@ -174,9 +187,9 @@ export function effectiveConfig(
     while (next < sections.length && depth(sections[next].path!) <= d) applyUnit(conf, sections[next++].nodes, files);
   };
   sectionsUpTo(depth(chainRoot) - 1);
-  for (const level of levels) {
+  for (const [i, level] of levels.entries()) {
     sectionsUpTo(depth(level));
-    const ht = cache.load(level);
+    const ht = from[i];
     if (ht === undefined) continue;
     if (ht.problems.length > 0) problems.push(...ht.problems);
     else applyUnit(conf, ht.nodes, files);
@@ -184,5 +197,8 @@ export function effectiveConfig(
   sectionsUpTo(Infinity);
   for (const d of server.directories) if (d.regex !== undefined && d.regex.test(dir)) applyUnit(conf, d.nodes, files);
   for (const f of files) if (filesMatch(f, name)) applyUnit(conf, f.children, []);
-  return { conf, problems };
+  const effective = { conf, problems };
+  if (cache.merged.size > 1000) cache.merged.clear();
+  cache.merged.set(key, { from, effective });
+  return effective;
 }

@@ -580,6 +580,13 @@ describe('a warm instance', () => {
     expect(await get()).toBe(500);
     execFileSync('rm', [join(tree, 'd/.htaccess')]);
     expect(await get()).toBe(200);
+    // A file appearing higher up changes the merge of every directory below it.
+    writeFileSync(join(tree, '.htaccess'), 'Require all denied\n');
+    expect(await get()).toBe(403);
+    writeFileSync(join(tree, 'd/.htaccess'), 'Require all granted\n');
+    expect(await get()).toBe(200);
+    execFileSync('rm', [join(tree, 'd/.htaccess')]);
+    expect(await get()).toBe(403);
     cleanup(tree);
   });
 });
