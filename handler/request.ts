@@ -1,3 +1,4 @@
+import type { RequestBody } from './body';
 /**
  * The one request type every event format is turned into. Nothing past the
  * normalisers in events/ looks at an API Gateway, ALB or Function URL field.
@@ -17,7 +18,7 @@ export interface HttpRequest {
   query: string;
   /** Header values by lower-case name, in arrival order; cookies are one 'cookie' entry. */
   headers: Record<string, string[]>;
-  body: Buffer;
+  body: RequestBody;
   remoteAddr: string;
   scheme: 'http' | 'https';
   protocol: string;

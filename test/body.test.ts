@@ -2,7 +2,7 @@
  * The linear-time body helpers against the slow definitions they replace: the
  * old whitespace-stripping regex for base64 and JSON.stringify for escaped sizes.
  */
-import { decodeBody, jsonTextBytes } from '../handler/body';
+import { Base64Body, bodyBytes, decodeBody, jsonTextBytes, pieceBuffer, requestBody } from '../handler/body';
 
 /** The definition decodeBody must keep: what the regex accepted, decoded the same. */
 function reference(body: string): Buffer | undefined {
@@ -50,6 +50,44 @@ describe('decodeBody (base64)', () => {
     const bytes = Buffer.alloc(5 * 1024 * 1024);
     for (let i = 0; i < bytes.length; i++) bytes[i] = rnd() * 256;
     expect(decodeBody(bytes.toString('base64'), true)!.equals(bytes)).toBe(true);
+  });
+});
+
+describe('requestBody (large base64 kept encoded)', () => {
+  const rnd = random(11);
+  const bytes = Buffer.alloc(3 * 1024 * 1024 + 7);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = rnd() * 256;
+  const text = bytes.toString('base64');
+  const piecesOf = (body: Base64Body) => {
+    const out: Buffer[] = [];
+    const into = pieceBuffer();
+    for (let i = 0; i < body.pieceCount; i++) out.push(Buffer.from(body.pieceInto(i, into)));
+    return Buffer.concat(out);
+  };
+
+  it('a large padded body stays text, and its pieces and bytes are exactly what decodeBody gives', () => {
+    const body = requestBody(text, true);
+    expect(body).toBeInstanceOf(Base64Body);
+    expect(body!.length).toBe(bytes.length);
+    expect(piecesOf(body as Base64Body).equals(bytes)).toBe(true);
+    expect(bodyBytes(body!).equals(bytes)).toBe(true);
+  });
+
+  it.each([
+    ['a pad inside a later piece', text.slice(0, 700_000) + '==' + text.slice(700_002)],
+    ['a URL-safe character', text.slice(0, 900_000) + '-' + text.slice(900_001)],
+    ['a line break', text.slice(0, 600_000) + '\n' + text.slice(600_000)],
+    ['a star at the end', text.slice(0, -4) + 'QQ*Q'],
+  ])('with %s, it is the same as decodeBody (refused, or decoded whole)', (_name, odd) => {
+    const got = requestBody(odd, true);
+    expect(got).not.toBeInstanceOf(Base64Body);
+    const want = decodeBody(odd, true);
+    expect(got === undefined ? undefined : got.toString('hex')).toBe(want === undefined ? undefined : want.toString('hex'));
+  });
+
+  it('small bodies and text bodies are bytes as before', () => {
+    expect(requestBody('QUJD', true)).toEqual(Buffer.from('ABC'));
+    expect(requestBody('x'.repeat(2_000_000), false)).toEqual(Buffer.from('x'.repeat(2_000_000)));
   });
 });
 

@@ -1,4 +1,4 @@
-import { decodeBody } from '../body';
+import { requestBody, type RequestBody } from '../body';
 import type { HttpRequest, HttpResponse } from '../request';
 
 /** An event that has an HTTP front door's shape but cannot be a valid request: answered 400. */
@@ -39,8 +39,8 @@ export function requireMethod(value: unknown): string {
   return value.toUpperCase();
 }
 
-export function requireBody(event: Record<string, unknown>): Buffer {
-  const body = decodeBody(event.body, event.isBase64Encoded);
+export function requireBody(event: Record<string, unknown>): RequestBody {
+  const body = requestBody(event.body, event.isBase64Encoded);
   if (body === undefined) throw new BadEventError('body is not valid base64');
   return body;
 }

@@ -1,3 +1,5 @@
+import type { RequestBody } from '../body';
+
 /**
  * How a CGI program is run. Spawn-per-request is the only runner today; a
  * persistent worker (preloaded interpreters, FastCGI) will implement the same
@@ -8,7 +10,7 @@ export interface CgiJob {
   args: string[];
   cwd: string;
   env: Record<string, string>;
-  stdin: Buffer;
+  stdin: RequestBody;
   timeoutMs: number;
   /** Output beyond this is not collected: the process is killed and `tooLarge` set. */
   maxOutputBytes: number;

@@ -1,6 +1,8 @@
 import { spawn, type StdioOptions } from 'node:child_process';
 import { openSync, readdirSync, readFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { Base64Body, pieceBuffer, type RequestBody } from '../body';
 import { RLIMIT_SETTINGS, type RLimits } from '../config';
 import type { CgiJob, CgiOutput, CgiRunner } from './runner';
 import { sigkill } from './kill';
@@ -61,6 +63,35 @@ function stdioForScripts(): StdioOptions {
   }
   scriptStdio = stdio;
   return stdio;
+}
+
+/**
+ * Writes a body to a script's stdin; a lazily decoded one a piece at a time,
+ * two pieces in flight, each buffer decoded into again once its write is done.
+ */
+function feed(stdin: Writable, body: RequestBody): void {
+  if (!(body instanceof Base64Body)) {
+    if (body.length > 0) stdin.end(body);
+    else stdin.end();
+    return;
+  }
+  let next = 0;
+  let pending = 0;
+  const write = (into: Buffer) => {
+    // A script that stops reading (or exits) ends the feed; its stdin is destroyed when it is done.
+    if (stdin.destroyed) return;
+    if (next >= body.pieceCount) {
+      if (pending === 0) stdin.end();
+      return;
+    }
+    pending++;
+    stdin.write(body.pieceInto(next++, into), (err) => {
+      pending--;
+      if (!err) write(into);
+    });
+  };
+  write(pieceBuffer());
+  write(pieceBuffer());
 }
 
 /** Splits stderr into lines for the log, capped so a chatty script cannot flood it. */
@@ -149,6 +180,8 @@ export class SpawnRunner implements CgiRunner {
       const finish = (startError?: string) => {
         if (done) return;
         done = true;
+        // Nothing more is written from job.stdin (an escaped descendant may still hold the script's stdin open).
+        child?.stdin?.destroy();
         clearTimeout(timer);
         clearTimeout(graceTimer);
         job.signal?.removeEventListener('abort', onAbort);
@@ -166,7 +199,7 @@ export class SpawnRunner implements CgiRunner {
         });
       };
 
-      let child: ReturnType<typeof spawn>;
+      let child: ReturnType<typeof spawn> | undefined;
       const mark = forkMark();
       try {
         child = spawn(file, args, {
@@ -239,8 +272,7 @@ export class SpawnRunner implements CgiRunner {
 
       // A script that never reads its body closes stdin early; that is not an error.
       child.stdin!.on('error', () => {});
-      if (job.stdin.length > 0) child.stdin!.end(job.stdin);
-      else child.stdin!.end();
+      feed(child.stdin!, job.stdin);
     });
   }
 }

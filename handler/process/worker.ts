@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bodyBytes } from '../body';
 import type { Logger } from '../log';
 import type { CgiJob, CgiOutput } from './runner';
 import { forkMark, registerLongLived, scriptEnded, scriptStarted, unregisterLongLived, type ScriptTicket } from './sweep';
@@ -381,7 +382,7 @@ function frame(job: CgiJob, req: PerlRequest): Buffer | undefined {
   const body = Buffer.from(text, 'utf8');
   const head = Buffer.alloc(4);
   head.writeUInt32BE(body.length);
-  return Buffer.concat([head, body, job.stdin]);
+  return Buffer.concat([head, body, bodyBytes(job.stdin)]);
 }
 
 /**
