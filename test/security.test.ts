@@ -6,7 +6,7 @@
  * marker first, so a test also fails if the attack never ran.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { answerOf, httpApiEvent } from './support/events';
@@ -307,6 +307,55 @@ describe('the Perl worker\'s server cannot be read or patched by the scripts it 
     expect(parent).toMatch(/^perl/);
     await host.invoke(get('/cgi-bin/cookie.sh', { cookie: 'session=SECRETCOOKIE4711' }));
     expect(await body(host, '/cgi-bin/mem.pl')).toMatch(/^attack ran\n(maps|mem) denied\n$/);
+  });
+});
+
+// Finds the Perl worker's sockets (same uid, so the script may enter their folder) and asks
+// each to run a script of its own: what runs there is the server's child, not the script's.
+const PLANT_SH = `#!/bin/sh
+printf 'Content-Type: text/plain\\n\\nattack ran\\n'
+for sock in /tmp/lambda-cgi-perl-*/s*; do
+  [ -S "$sock" ] || continue
+  perl -MSocket -e '
+    socket(my $s, AF_UNIX, SOCK_STREAM, 0) or exit 1;
+    connect($s, pack_sockaddr_un($ARGV[0])) or do { print "no connection\\n"; exit };
+    my $f = join("\\0", "LCGI1", $ARGV[1], "", $ARGV[2], "0", "0", "PATH=/usr/bin:/bin");
+    syswrite($s, pack("N", length $f) . $f);
+    shutdown($s, 1);
+    my $n = sysread($s, my $buf, 8);
+    print defined $n && $n == 8 ? "accepted\\n" : "refused\\n";
+  ' "$sock" "$PWD/sleeper.pl" "$PWD"
+done
+`;
+const SLEEPER_PL = `#!/usr/bin/perl
+open my $f, '>', "out/planted.$$"; close $f;
+sleep 20;
+`;
+
+describe('the Perl worker serves only the handler: a script cannot have it start a process', () => {
+  let dir: string;
+  let host: Host;
+  const out = () => join(dir, 'cgi-bin', 'out');
+  beforeAll(async () => {
+    const uid = freshUid();
+    dir = makeTree({ 'cgi-bin/plant.sh': PLANT_SH, 'cgi-bin/sleeper.pl': SLEEPER_PL, 'cgi-bin/parent.pl': '#!/usr/bin/perl\nopen(my $f, "<", "/proc/" . getppid() . "/comm"); print "Content-Type: text/plain\\n\\n", scalar <$f>;\n' });
+    shareTree(dir, uid, ['cgi-bin/out']);
+    host = await startHost({ uid, env: { CGI_ROOT: `${dir}/cgi-bin` } });
+  });
+  afterAll(async () => {
+    await host?.stop();
+    killUid(host.uid);
+    cleanup(dir);
+  });
+
+  it('a script connecting to its sockets is turned away; nothing it asked for runs, during or after its request', async () => {
+    // Until the worker is ready there is nothing to attack.
+    expect(await eventually(async () => (await body(host, '/cgi-bin/parent.pl')).startsWith('perl'), 10_000)).toBe(true);
+    const said = await body(host, '/cgi-bin/plant.sh');
+    expect(said).toMatch(/^attack ran\n(refused\n)+$/);
+    await sleep(300);
+    const planted = readdirSync(out()).filter((f) => f.startsWith('planted.'));
+    expect(planted).toEqual([]);
   });
 });
 

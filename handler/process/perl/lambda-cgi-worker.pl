@@ -23,7 +23,7 @@ BEGIN { %LCGI::BOOT_SIG = map { ($_ => 'IGNORE') } grep { ($SIG{$_} // '') eq 'I
 package LCGI;
 use strict;
 use warnings;
-use Socket qw(AF_UNIX SOCK_STREAM SOMAXCONN pack_sockaddr_un);
+use Socket qw(AF_UNIX SOCK_STREAM SOMAXCONN SOL_SOCKET SO_PEERCRED pack_sockaddr_un);
 use POSIX ();
 use Fcntl ();
 use Time::HiRes ();
@@ -261,6 +261,10 @@ sub serve {
     if (!$orphaned && vec($rout, fileno($listen), 1)) {
       my $conn;
       next unless accept($conn, $listen);
+      # Only Node may ask: a script of the same uid can reach the socket too, and what
+      # ran here would be the server's child, spared by the survivor census.
+      my ($peer) = unpack('i', getsockopt($conn, SOL_SOCKET, SO_PEERCRED) // pack('i', 0));
+      if ($peer != $NODE) { close $conn; next }
       my $s = $seq_base + (++$seq & 0xffffff);
       pipe(my $er, my $ew) or do { close $conn; next };
       my $pid = fork;
