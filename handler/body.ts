@@ -109,11 +109,6 @@ export class Base64Body {
   pieceInto(i: number, into: Buffer): Buffer {
     return into.subarray(0, into.write(this.text.slice(i * PIECE_CHARS, (i + 1) * PIECE_CHARS), 'base64'));
   }
-
-  /** All of it in one buffer, for a runner that needs the bytes at once (the Perl worker's frame). */
-  bytes(): Buffer {
-    return Buffer.from(this.text, 'base64');
-  }
 }
 
 /** Memory for one decoded piece. */
@@ -123,10 +118,6 @@ export function pieceBuffer(): Buffer {
 
 /** A request body: bytes, or large base64 text decoded as it is read. */
 export type RequestBody = Buffer | Base64Body;
-
-export function bodyBytes(body: RequestBody): Buffer {
-  return body instanceof Base64Body ? body.bytes() : body;
-}
 
 /**
  * The fast check of decodeBody, a piece at a time: every piece of a padded body

@@ -104,6 +104,13 @@ export interface Config {
   rlimits: RLimits;
   /** The cgi-exec program applying `rlimits`; undefined when there are none. */
   execShim: string | undefined;
+  /**
+   * CGI_SPAWNER: programs other than Perl worker scripts are exec'd from the
+   * small cgi-spawner process instead of forked from Node ('off': from Node).
+   * The spawner's path; undefined when off, not found, or with CGI_RLIMIT_*
+   * (whose limits cgi-exec sets on a spawn).
+   */
+  spawner: string | undefined;
   /** CGI_PRIVATE_TMPDIR: a fresh TMPDIR per request, created before the script and removed after it. */
   privateTmpdir: boolean;
 }
@@ -180,12 +187,14 @@ export const RLIMIT_SETTINGS: Array<{ key: keyof RLimits; name: string; flag: st
   { key: 'fsize', name: 'CGI_RLIMIT_FSIZE', flag: '-f', bytes: true },
 ];
 const SIZE_SUFFIX: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
-/** Where cgi-exec is: beside the bundle (dist/wrapper/), in the source tree's build, or in the wrapper layer. */
-const EXEC_SHIM_PLACES = [
-  join(__dirname, 'wrapper', 'cgi-exec'),
-  join(__dirname, '..', 'dist', 'wrapper', 'cgi-exec'),
-  '/opt/lambda-cgi/cgi-exec',
+/** Where the wrapper layer's programs are: beside the bundle (dist/wrapper/), in the source tree's build, or in the layer. */
+const wrapperPlaces = (name: string) => [
+  join(__dirname, 'wrapper', name),
+  join(__dirname, '..', 'dist', 'wrapper', name),
+  `/opt/lambda-cgi/${name}`,
 ];
+const EXEC_SHIM_PLACES = wrapperPlaces('cgi-exec');
+const SPAWNER_PLACES = wrapperPlaces('cgi-spawner');
 
 export class ConfigError extends Error {}
 
@@ -376,6 +385,7 @@ export function loadConfig(env: Env = process.env): Config {
     sweep: flag(env.CGI_SWEEP, env.AWS_LAMBDA_RUNTIME_API !== undefined && !env.IS_OFFLINE),
     rlimits,
     execShim: execShimFor(rlimits),
+    spawner: flag(env.CGI_SPAWNER, true) && Object.keys(rlimits).length === 0 ? SPAWNER_PLACES.find((p) => existsSync(p)) : undefined,
     privateTmpdir: flag(env.CGI_PRIVATE_TMPDIR, false),
   };
 }

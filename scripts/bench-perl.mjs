@@ -1,5 +1,5 @@
 // The Perl worker's part of `npm run bench`: the bundled handler with the worker
-// against the same handler with CGI_PERL_WORKER=off (plain spawn), side by side
+// against the same handler with CGI_PERL_WORKER=off and CGI_SPAWNER=off (plain spawn), side by side
 // in one process, interleaved in random order; and Apache mod_cgi where apache2
 // is installed. Also the worker's start-up time, its memory (PSS) and what a
 // million requests cost at 1024 MB.
@@ -96,7 +96,7 @@ async function child(dir, bin) {
     return h;
   };
   const handlers = {
-    spawn: make({ CGI_PERL_WORKER: 'off' }),
+    spawn: make({ CGI_PERL_WORKER: 'off', CGI_SPAWNER: 'off' }),
     worker: make({ CGI_PERL_WORKER: 'on' }),
     precompiled: make({ CGI_PERL_WORKER: 'on', CGI_PERL_PRECOMPILE: 'gitweb.cgi' }),
   };

@@ -95,6 +95,7 @@ export function buildSite({ quiet = false } = {}) {
 const WRAPPER_OBJECTS = [
   { out: 'lambda-cgi-nodump.so', src: 'nodump.c', flags: ['-shared', '-fPIC'] },
   { out: 'cgi-exec', src: 'cgi-exec.c', flags: [] },
+  { out: 'cgi-spawner', src: 'cgi-spawner.c', flags: [] },
 ];
 const ARCHES = { x64: 'x86_64', arm64: 'arm64' };
 const CROSS_CC = { x86_64: 'x86_64-linux-gnu-gcc', arm64: 'aarch64-linux-gnu-gcc' };

@@ -15,6 +15,7 @@ const GITWEB = '/usr/share/gitweb/gitweb.cgi';
 
 let root: string;
 let spawnSite: Harness;
+let spawnerSite: Harness;
 let workerSite: Harness;
 let precompiledSite: Harness;
 
@@ -51,7 +52,8 @@ beforeAll(async () => {
   const conf = join(root, 'gitweb.conf');
   writeFileSync(conf, `$projectroot = "${root}/repos";\n$feature{'snapshot'}{'default'} = ['tgz', 'zip'];\n`);
   const env = { CGI_ROOT: bin, CGI_TIMEOUT_MS: '30000', CGI_ENV_GITWEB_CONFIG_SYSTEM: conf, CGI_ENV_GITWEB_CONFIG: join(root, 'none.conf') };
-  spawnSite = harness({ ...env, CGI_PERL_WORKER: 'off' });
+  spawnSite = harness({ ...env, CGI_PERL_WORKER: 'off', CGI_SPAWNER: 'off' });
+  spawnerSite = harness({ ...env, CGI_PERL_WORKER: 'off' });
   workerSite = harness({ ...env, CGI_PERL_WORKER: 'on' });
   precompiledSite = harness({ ...env, CGI_PERL_WORKER: 'on', CGI_PERL_PRECOMPILE: 'gitweb.cgi,broken.pl,begin-*.pl' });
 }, 60_000);
@@ -107,15 +109,16 @@ describe('precompiling', () => {
   });
 });
 
-describe('gitweb pages are byte-identical through spawn, the worker and a precompiled zygote', () => {
+describe('gitweb pages are byte-identical through spawn, cgi-spawner, the worker and a precompiled zygote', () => {
   it.each(Object.keys(PAGES))('%s', async (name) => {
     const plain = await page(spawnSite, PAGES[name]);
+    const spawner = await page(spawnerSite, PAGES[name]);
     const worker = await page(workerSite, PAGES[name]);
     const precompiled = await page(precompiledSite, PAGES[name]);
-    expect([plain.runner, worker.runner, precompiled.runner]).toEqual(['spawn', 'perl-worker', 'perl-worker']);
+    expect([plain.runner, spawner.runner, worker.runner, precompiled.runner]).toEqual(['spawn', 'spawner', 'perl-worker', 'perl-worker']);
     expect(plain.status).toBe(name.includes('404') ? 404 : 200);
     expect(plain.body.length).toBeGreaterThan(name.includes('404') ? 100 : 30);
-    for (const other of [worker, precompiled]) {
+    for (const other of [spawner, worker, precompiled]) {
       expect(other.status).toBe(plain.status);
       expect(other.headers).toEqual(plain.headers);
       expect(other.body.equals(plain.body)).toBe(true);

@@ -163,6 +163,7 @@ let root: string;
 let bin: string;
 let on: SelectingRunner;
 let off: SelectingRunner;
+let spawner: SelectingRunner;
 let config: Config;
 const logged: string[] = [];
 
@@ -231,21 +232,25 @@ beforeAll(async () => {
   const logger = createLogger('json', () => {}, (s) => void logged.push(s));
   config = loadConfig({ PATH: process.env.PATH, CGI_ROOT: bin });
   on = createRunner(config, logger);
-  off = createRunner(loadConfig({ PATH: process.env.PATH, CGI_ROOT: bin, CGI_PERL_WORKER: 'off' }), logger);
+  off = createRunner(loadConfig({ PATH: process.env.PATH, CGI_ROOT: bin, CGI_PERL_WORKER: 'off', CGI_SPAWNER: 'off' }), logger);
+  spawner = createRunner(loadConfig({ PATH: process.env.PATH, CGI_ROOT: bin, CGI_PERL_WORKER: 'off' }), logger);
   expect(await on.whenReady()).toBe(true);
+  expect(await spawner.spawnerReady()).toBe(true);
 });
 afterAll(() => cleanup(root));
 
-describe('differential corpus: worker and plain spawn agree byte for byte', () => {
+describe('differential corpus: worker, cgi-spawner and plain spawn agree byte for byte', () => {
   it.each(Object.keys(CORPUS))('%s', async (name) => {
     const c = CORPUS[name];
     const viaSpawn = await runBoth(off, name, c);
     const viaWorker = await runBoth(on, name, c);
-    expect(viaSpawn.runner).toBe('spawn');
-    expect(viaWorker.runner).toBe('perl-worker');
+    const viaSpawner = await runBoth(spawner, name, c);
+    expect([viaSpawn.runner, viaWorker.runner, viaSpawner.runner]).toEqual(['spawn', 'perl-worker', 'spawner']);
     delete viaSpawn.runner;
     delete viaWorker.runner;
+    delete viaSpawner.runner;
     expect(viaWorker).toEqual(viaSpawn);
+    expect(viaSpawner).toEqual(viaSpawn);
   });
 
   it('the corpus really exercises what it says (a few spot checks of the spawn side)', async () => {
@@ -286,13 +291,14 @@ describe('which runner serves what', () => {
   const write = (name: string, text: string) => writeFileSync(`${bin}/${name}`, text, { mode: 0o755 });
   const plain = (t: string) => `${t}print "Content-Type: text/plain\\n\\nok\\n";\n`;
 
-  it('perl with -T or another switch, a non-Perl script, and env perl go to spawn', async () => {
+  it('perl with -T or another switch, a non-Perl script, and env perl go to cgi-spawner (or spawn without it)', async () => {
     write('taint.pl', plain('#!/usr/bin/perl -T\n'));
     write('minus-l.pl', plain('#!/usr/bin/perl -l\n'));
     write('shell.sh', '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\nok\\n"\n');
     for (const name of ['taint.pl', 'minus-l.pl', 'shell.sh']) {
       const out = await on.run(jobFor(name, { script: '' }));
-      expect([name, out.runner, out.exitCode]).toEqual([name, 'spawn', 0]);
+      expect([name, out.runner, out.exitCode]).toEqual([name, 'spawner', 0]);
+      expect((await off.run(jobFor(name, { script: '' }))).runner).toBe('spawn');
     }
     write('warn.pl', plain('#!/usr/bin/perl -w\n'));
     expect((await on.run(jobFor('warn.pl', { script: '' }))).runner).toBe('perl-worker');
@@ -312,7 +318,7 @@ describe('which runner serves what', () => {
     const cfg = loadConfig({ PATH: process.env.PATH, CGI_ROOT: bin, CGI_PERL_WORKER_EXCLUDE: 'admin/*.pl, nothing.cgi' });
     const r = createRunner(cfg, logger);
     expect(await r.whenReady()).toBe(true);
-    expect((await r.run(jobFor('admin/tool.pl', { script: '' }, cfg))).runner).toBe('spawn');
+    expect((await r.run(jobFor('admin/tool.pl', { script: '' }, cfg))).runner).toBe('spawner');
     expect((await r.run(jobFor('kept.pl', { script: '' }, cfg))).runner).toBe('perl-worker');
   });
 
@@ -324,9 +330,18 @@ describe('which runner serves what', () => {
     expect(globToRegExp('gitweb.cgi').test('xgitweb.cgi')).toBe(false);
   });
 
-  it('CGI_PERL_WORKER=off: everything spawns', async () => {
+  it('CGI_PERL_WORKER=off: everything goes to cgi-spawner; with CGI_SPAWNER=off too, everything spawns', async () => {
+    expect((await spawner.run(jobFor('kept.pl', { script: '' }))).runner).toBe('spawner');
     expect((await off.run(jobFor('kept.pl', { script: '' }))).runner).toBe('spawn');
     expect(await off.whenReady()).toBe(false);
+    expect(await off.spawnerReady()).toBe(false);
+  });
+
+  it('with CGI_RLIMIT_* every script is spawned through cgi-exec, neither the worker nor cgi-spawner', async () => {
+    const cfg = loadConfig({ PATH: process.env.PATH, CGI_ROOT: bin, CGI_RLIMIT_CPU: '5' });
+    expect(cfg.spawner).toBeUndefined();
+    const r = createRunner(cfg, createLogger('json', () => {}, () => {}));
+    expect((await r.run(jobFor('kept.pl', { script: '' }, cfg))).runner).toBe('spawn');
   });
 });
 

@@ -228,8 +228,8 @@ describe.each([
       'cgi-bin/forge.sh': FORGE_LOG, 'cgi-bin/cookie.sh': COOKIE_SH,
     });
     shareTree(dir, uid, ['cgi-bin']);
-    // Spawned, so that $PPID is the runtime itself (the Perl worker's own server is attacked below).
-    host = await startHost({ uid, wrapper, env: { CGI_ROOT: `${dir}/cgi-bin`, CGI_PERL_WORKER: 'off' } });
+    // Spawned, so that $PPID is the runtime itself (the Perl worker's and cgi-spawner's own servers are attacked below).
+    host = await startHost({ uid, wrapper, env: { CGI_ROOT: `${dir}/cgi-bin`, CGI_PERL_WORKER: 'off', CGI_SPAWNER: 'off' } });
   });
   afterAll(async () => {
     await host?.stop();
@@ -305,6 +305,32 @@ describe('the Perl worker\'s server cannot be read or patched by the scripts it 
       if (!parent.startsWith('perl')) await sleep(100);
     }
     expect(parent).toMatch(/^perl/);
+    await host.invoke(get('/cgi-bin/cookie.sh', { cookie: 'session=SECRETCOOKIE4711' }));
+    expect(await body(host, '/cgi-bin/mem.pl')).toMatch(/^attack ran\n(maps|mem) denied\n$/);
+  });
+});
+
+describe('cgi-spawner, the parent of every script the Perl worker does not run, cannot be read by them', () => {
+  let dir: string;
+  let host: Host;
+  beforeAll(async () => {
+    const uid = freshUid();
+    dir = makeTree({
+      'cgi-bin/parent.sh': '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"; cat /proc/$PPID/comm\n',
+      'cgi-bin/environ.sh': READ_PARENT_ENVIRON, 'cgi-bin/mem.pl': READ_PARENT_MEMORY, 'cgi-bin/cookie.sh': COOKIE_SH,
+    });
+    shareTree(dir, uid, ['cgi-bin']);
+    // Without the exec wrapper: cgi-spawner makes itself non-dumpable whatever started it.
+    host = await startHost({ uid, wrapper: false, env: { CGI_ROOT: `${dir}/cgi-bin`, CGI_PERL_WORKER: 'off' } });
+    expect(await eventually(async () => (await body(host, '/cgi-bin/parent.sh')) === 'cgi-spawner\n', 10_000)).toBe(true);
+  });
+  afterAll(async () => {
+    await host?.stop();
+    cleanup(dir);
+  });
+
+  it('its environ, maps and mem are denied to the scripts it starts, and it holds no credentials anyway', async () => {
+    expect(await body(host, '/cgi-bin/environ.sh')).toBe('attack ran\nenviron denied\n');
     await host.invoke(get('/cgi-bin/cookie.sh', { cookie: 'session=SECRETCOOKIE4711' }));
     expect(await body(host, '/cgi-bin/mem.pl')).toMatch(/^attack ran\n(maps|mem) denied\n$/);
   });
@@ -450,18 +476,21 @@ int main(void) {
 `;
 
 describe.each([
-  ['under the exec wrapper', true],
-  ['without it (tests, serverless-offline)', false],
-])('inherited descriptors, %s', (_label, wrapper) => {
+  ['under the exec wrapper', true, 'off'],
+  ['without it (tests, serverless-offline)', false, 'off'],
+  ['without it, exec\'d by cgi-spawner (the default)', false, 'on'],
+])('inherited descriptors, %s', (_label, wrapper, spawner) => {
   let dir: string;
   let host: Host;
   beforeAll(async () => {
     const uid = freshUid();
-    dir = makeTree({});
+    dir = makeTree({ 'parent.sh': '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"; cat /proc/$PPID/comm\n' });
     compileC(LIST_FDS_C, join(dir, 'fds.cgi'));
     shareTree(dir, uid);
     // fd 62 stands for the runtime's telemetry log: inherited, not close-on-exec, above Node's 0-16.
-    host = await startHost({ uid, wrapper, extraFd: 62, env: { CGI_ROOT: dir, CGI_PREFIX: '/' } });
+    host = await startHost({ uid, wrapper, extraFd: 62, env: { CGI_ROOT: dir, CGI_PREFIX: '/', CGI_SPAWNER: spawner } });
+    const parent = spawner === 'on' ? 'cgi-spawner\n' : 'node\n';
+    expect(await eventually(async () => (await body(host, '/parent.sh')) === parent, 10_000)).toBe(true);
   });
   afterAll(async () => {
     await host?.stop();
@@ -473,16 +502,17 @@ describe.each([
     expect(r.stdout.toString()).toMatch(/^socket:/);
   });
 
-  it(wrapper ? 'a script gets exactly fds 0, 1 and 2' : 'a script gets 0, 1, 2 and nothing beyond but /dev/null', async () => {
+  const exact = wrapper || spawner === 'on';
+  it(exact ? 'a script gets exactly fds 0, 1 and 2' : 'a script gets 0, 1, 2 and nothing beyond but /dev/null', async () => {
     const out = await body(host, '/fds.cgi');
     const lines = out.split('\n').filter(Boolean);
     expect(lines[0]).toBe('attack ran');
     const fds = lines.filter((l) => l.startsWith('fd ')).map((l) => l.split(' '));
     expect(fds.filter(([, n]) => Number(n) <= 2).map(([, n]) => n).sort()).toEqual(['0', '1', '2']);
     const beyond = fds.filter(([, n]) => Number(n) > 2);
-    if (wrapper) expect(beyond).toEqual([]);
+    if (exact) expect(beyond).toEqual([]);
     else for (const [, n, target] of beyond) expect({ n, target }).toEqual({ n, target: '/dev/null' });
-    expect(lines[lines.length - 1]).toBe(wrapper ? 'write to 62: refused' : 'write to 62: done');
+    expect(lines[lines.length - 1]).toBe(exact ? 'write to 62: refused' : 'write to 62: done');
     await sleep(100);
     expect(host.extraFdData()).not.toContain('FORGED');
   });
@@ -589,10 +619,13 @@ describe.each([
     dir = makeTree({
       ...Object.fromEntries(Object.entries(SURVIVORS).map(([n, s]) => [`cgi-bin/${n}`, s])),
       'cgi-bin/spy.sh': SPY_SH, 'cgi-bin/victim.sh': VICTIM_SH, 'cgi-bin/sibling.sh': SIBLING_SH, 'cgi-bin/forks.sh': FORKS_SH,
+      'cgi-bin/parent.sh': '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"; cat /proc/$PPID/comm\n',
     });
     compileC(DAEMON_C, join(dir, 'cgi-bin', 'daemon.cgi'));
     shareTree(dir, uid, ['cgi-bin/out']);
     host = await startHost({ uid, env: { CGI_ROOT: `${dir}/cgi-bin`, ...(sweep ? {} : { CGI_SWEEP: 'off' }) } });
+    // What the Perl worker does not run, cgi-spawner starts (once it is ready): the survivors escape from under it.
+    expect(await eventually(async () => (await body(host, '/cgi-bin/parent.sh')) === 'cgi-spawner\n', 10_000)).toBe(true);
   });
   afterAll(async () => {
     await host?.stop();

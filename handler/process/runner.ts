@@ -1,9 +1,9 @@
 import type { RequestBody } from '../body';
 
 /**
- * How a CGI program is run. Spawn-per-request is the only runner today; a
- * persistent worker (preloaded interpreters, FastCGI) will implement the same
- * interface, so nothing above this module knows which one is in use.
+ * How a CGI program is run: spawned from Node, exec'd from the small
+ * cgi-spawner, or run by the persistent Perl worker (select.ts chooses). All
+ * implement this interface, so nothing above this module knows which one is in use.
  */
 export interface CgiJob {
   file: string;
@@ -40,7 +40,7 @@ export interface CgiOutput {
   /** The last lines of stderr, for the error log when the response is unusable. */
   stderrTail: string[];
   /** Which runner served the request, for the access log only. */
-  runner?: 'spawn' | 'perl-worker';
+  runner?: 'spawn' | 'perl-worker' | 'spawner';
 }
 
 export interface CgiRunner {

@@ -189,9 +189,14 @@ export class SelectingRunner implements CgiRunner {
   private readonly defaultPerl: string | undefined;
   private readonly byPerl = new Map<string, PerlWorker>();
   private readonly preloaded: Set<string>;
+  private readonly spawner: PerlWorker | undefined;
 
   constructor(private readonly config: Config, private readonly log: Logger) {
     this.spawn = new SpawnRunner({ execShim: config.execShim, rlimits: config.rlimits });
+    // Started now, off the request path: until it is ready, programs are spawned from Node.
+    if (config.spawner !== undefined) {
+      this.spawner = workerFor({ perl: 'cgi-spawner', program: config.spawner, env: { PATH: config.passedEnv.PATH }, preload: [], precompile: [], maxRequests: Number.MAX_SAFE_INTEGER }, log);
+    }
     this.exclude = config.perlWorkerExclude.map(globToRegExp);
     this.precompile = config.perlPrecompile.map(globToRegExp);
     this.env = serverEnv(config);
@@ -224,15 +229,28 @@ export class SelectingRunner implements CgiRunner {
     return this.byPerl.get(this.defaultPerl)?.whenReady() ?? Promise.resolve(false);
   }
 
+  /** Resolves when cgi-spawner is ready (true) or could not start or is off (false). */
+  spawnerReady(): Promise<boolean> {
+    return this.spawner?.current?.ready ?? Promise.resolve(false);
+  }
+
   /** Pids of the servers currently serving (tests and diagnostics). */
   workerPids(): number[] {
     return [...this.byPerl.values()].map((w) => w.current?.pid).filter((p): p is number => p !== undefined);
   }
 
   run(job: CgiJob): Promise<CgiOutput> {
-    const onWorker = this.config.perlWorker && this.config.execShim === undefined ? this.tryWorker(job) : undefined;
+    const onWorker = (this.config.perlWorker && this.config.execShim === undefined ? this.tryWorker(job) : undefined) ?? this.trySpawner(job);
     if (onWorker === undefined) return this.spawn.run(job);
     return onWorker.then((out) => out ?? this.spawn.run(job));
+  }
+
+  /** Any program by an absolute path, exec'd from cgi-spawner when it is ready. */
+  private trySpawner(job: CgiJob): Promise<CgiOutput | undefined> | undefined {
+    if (this.spawner === undefined || !job.file.startsWith('/')) return undefined;
+    const server = this.spawner.usable();
+    if (server === undefined) return undefined;
+    return runOnServer(server, server.socket, job, { script: job.file, switches: '', argv: job.args });
   }
 
   /** The job on the worker, or undefined when it is not for the worker (decided without waiting). */

@@ -66,10 +66,11 @@ function stdioForScripts(): StdioOptions {
 }
 
 /**
- * Writes a body to a script's stdin; a lazily decoded one a piece at a time,
- * two pieces in flight, each buffer decoded into again once its write is done.
+ * Writes a request body and ends the stream (a script's stdin, a worker's
+ * socket); a lazily decoded one a piece at a time, two pieces in flight, each
+ * buffer decoded into again once its write is done.
  */
-function feed(stdin: Writable, body: RequestBody): void {
+export function writeBody(stdin: Writable, body: RequestBody): void {
   if (!(body instanceof Base64Body)) {
     if (body.length > 0) stdin.end(body);
     else stdin.end();
@@ -272,7 +273,7 @@ export class SpawnRunner implements CgiRunner {
 
       // A script that never reads its body closes stdin early; that is not an error.
       child.stdin!.on('error', () => {});
-      feed(child.stdin!, job.stdin);
+      writeBody(child.stdin!, job.stdin);
     });
   }
 }

@@ -9,11 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bodyBytes } from '../body';
 import type { Logger } from '../log';
 import type { CgiJob, CgiOutput } from './runner';
 import { forkMark, registerLongLived, scriptEnded, scriptStarted, unregisterLongLived, type ScriptTicket } from './sweep';
-import { killGroup, StderrLines } from './spawn';
+import { killGroup, StderrLines, writeBody } from './spawn';
 
 const SERVER_SCRIPT = join(__dirname, 'perl', 'lambda-cgi-worker.pl');
 /** How long a server may take to load its modules before it counts as crashed. */
@@ -32,7 +31,10 @@ const EARLY_RECORD_TTL_MS = 60_000;
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 
 export interface WorkerSpec {
+  /** The Perl that runs the server; with `program`, only what names the server in logs. */
   perl: string;
+  /** A server binary that speaks the same protocol instead of perl (wrapper/cgi-spawner.c): it execs programs. */
+  program?: string;
   env: Record<string, string>;
   preload: string[];
   precompile: string[];
@@ -86,19 +88,19 @@ export class PerlServer {
   constructor(readonly spec: WorkerSpec, private readonly log: Logger) {
     this.dir = mkdtempSync(join(tmpdir(), 'lambda-cgi-perl-'));
     this.socket = join(this.dir, 's');
-    const args = [SERVER_SCRIPT, '--socket', this.socket];
+    const args = spec.program !== undefined ? ['--socket', this.socket] : [SERVER_SCRIPT, '--socket', this.socket];
     for (const m of spec.preload) args.push('--preload', m);
     for (const f of spec.precompile) args.push('--precompile', f);
     let settle!: (ok: boolean) => void;
     this.ready = new Promise((r) => (settle = r));
     this.settled = new Promise((r) => (this.settle2 = r));
-    this.proc = spawn(spec.perl, args, { env: spec.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    this.proc = spawn(spec.program ?? spec.perl, args, { env: spec.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const timer = setTimeout(() => {
       if (this.state === 'starting') this.warn(`did not start within ${START_TIMEOUT_MS} ms; killed`), this.kill();
     }, START_TIMEOUT_MS);
     timer.unref();
     this.proc.on('error', (err) => {
-      this.warn(`cannot start ${spec.perl}: ${err.message}`);
+      this.warn(`cannot start ${spec.program ?? spec.perl}: ${err.message}`);
     });
     this.proc.on('exit', (code, signal) => {
       clearTimeout(timer);
@@ -153,7 +155,7 @@ export class PerlServer {
   }
 
   private warn(message: string): void {
-    this.log.warn('-', `perl worker ${this.proc?.pid ?? ''}: ${message}`);
+    this.log.warn('-', `${this.spec.program === undefined ? 'perl worker' : 'cgi-spawner'} ${this.proc?.pid ?? ''}: ${message}`);
   }
 
   /** Parses control records: line headers, E records followed by their bytes. */
@@ -324,7 +326,7 @@ export class PerlWorker {
       this.crashes++;
       if (this.crashes >= MAX_CRASHES) {
         this.disabled = true;
-        this.log.error('-', `perl worker crashed ${this.crashes} times; disabled for this instance, scripts run by plain spawn`);
+        this.log.error('-', `${this.spec.program === undefined ? 'perl worker' : 'cgi-spawner'} crashed ${this.crashes} times; disabled for this instance, scripts run by plain spawn`);
         return;
       }
       if (this.current === undefined) {
@@ -382,7 +384,7 @@ function frame(job: CgiJob, req: PerlRequest): Buffer | undefined {
   const body = Buffer.from(text, 'utf8');
   const head = Buffer.alloc(4);
   head.writeUInt32BE(body.length);
-  return Buffer.concat([head, body, bodyBytes(job.stdin)]);
+  return Buffer.concat([head, body]);
 }
 
 /**
@@ -441,7 +443,7 @@ export function runOnServer(server: PerlServer, socketPath: string, job: Streami
         timedOut,
         tooLarge,
         stderrTail: stderr.tail,
-        runner: 'perl-worker',
+        runner: server.spec.program === undefined ? 'perl-worker' : 'spawner',
       };
       if (aborted) out.aborted = true;
       resolve(out);
@@ -484,12 +486,17 @@ export function runOnServer(server: PerlServer, socketPath: string, job: Streami
       const pending = job.onStdout(chunk);
       if (pending instanceof Promise) {
         sock.pause();
-        void pending.finally(() => sock.resume());
+        // A sink that fails (the client went away) stops the script, as through spawn.
+        pending.then(() => sock.resume(), onAbort);
       }
     };
 
     const sock = createConnection(socketPath);
-    sock.on('connect', () => sock.end(data));
+    // The frame, then the request body as spawn gives it to stdin (a large one decoded as it goes).
+    sock.on('connect', () => {
+      sock.write(data);
+      writeBody(sock, job.stdin);
+    });
     sock.on('error', () => {
       if (seq === undefined && !timedOut && !aborted) return finish(true);
       eof = true;

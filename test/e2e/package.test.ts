@@ -269,23 +269,24 @@ describe('serverless package, offline', () => {
       entries = readZip(join(packaged[run].dir, 'lambdaCgi.zip'));
     });
 
-    it('holds lambda-cgi/exec-wrapper with its exec bit, the preload object and cgi-exec, nothing else', () => {
-      expect(entries.map((e) => e.name).sort()).toEqual(['lambda-cgi/cgi-exec', 'lambda-cgi/exec-wrapper', 'lambda-cgi/lambda-cgi-nodump.so']);
+    it('holds lambda-cgi/exec-wrapper with its exec bit, the preload object, cgi-exec and cgi-spawner, nothing else', () => {
+      expect(entries.map((e) => e.name).sort()).toEqual(['lambda-cgi/cgi-exec', 'lambda-cgi/cgi-spawner', 'lambda-cgi/exec-wrapper', 'lambda-cgi/lambda-cgi-nodump.so']);
       const wrapper = entries.find((e) => e.name === 'lambda-cgi/exec-wrapper')!;
       expect(wrapper.madeBy).toBe(3);
       expect((wrapper.mode & 0o777).toString(8)).toBe('755');
       expect(wrapper.data.equals(readFileSync(join(project, 'wrapper', 'exec-wrapper')))).toBe(true);
     });
 
-    it(`the preload object is a shared object for ${arch} (ELF machine ${machine}), cgi-exec a program for it`, () => {
+    it(`the preload object is a shared object for ${arch} (ELF machine ${machine}), cgi-exec and cgi-spawner programs for it`, () => {
       const so = entries.find((e) => e.name === 'lambda-cgi/lambda-cgi-nodump.so')!.data;
       expect(so.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
       expect(so[4]).toBe(2); // 64-bit
       expect(so.readUInt16LE(16)).toBe(3); // ET_DYN
       expect(so.readUInt16LE(18)).toBe(machine);
-      const exec = entries.find((e) => e.name === 'lambda-cgi/cgi-exec')!;
-      expect((exec.mode & 0o777).toString(8)).toBe('755');
-      expect(exec.data.readUInt16LE(18)).toBe(machine);
+      for (const name of ['lambda-cgi/cgi-exec', 'lambda-cgi/cgi-spawner']) {
+        const exec = entries.find((e) => e.name === name)!;
+        expect([name, (exec.mode & 0o777).toString(8), exec.data.readUInt16LE(18)]).toEqual([name, '755', machine]);
+      }
     });
 
     it('is wired to the function for that architecture', () => {

@@ -101,7 +101,7 @@ const NO_HEADERS_SH = `#!/bin/sh
 echo "a page without its header block"
 `;
 
-/** perlWorker 'off' runs the same site with plain spawn only (CGI_PERL_WORKER=off). */
+/** perlWorker 'off' runs the same site with plain spawn only (CGI_PERL_WORKER=off, CGI_SPAWNER=off). */
 export function describeSite(api: 'http' | 'rest', opts: { perlWorker?: 'off' } = {}): void {
   const mode = opts.perlWorker === 'off' ? ', CGI_PERL_WORKER=off' : '';
   describe(`the example site through serverless-offline (${api === 'http' ? 'HTTP API' : 'REST API, stage /dev'}${mode})`, () => {
@@ -120,7 +120,7 @@ export function describeSite(api: 'http' | 'rest', opts: { perlWorker?: 'off' } 
       }
       // The site's writable cgi-bin/db becomes a link into tmp/.data (as ./.data for npm start).
       const env: Record<string, string> = { CGI_ROOT: cgiRoot, CGI_OFFLINE_LAYER_DIR: tmp, CGI_DATA_DIR: join(tmp, '.data') };
-      if (opts.perlWorker) env.CGI_PERL_WORKER = opts.perlWorker;
+      if (opts.perlWorker) Object.assign(env, { CGI_PERL_WORKER: opts.perlWorker, CGI_SPAWNER: 'off' });
       server = await startOffline({ api, env });
       stage = server.stagePath;
       // Copied once the server is up: starting it is what builds logo.cgi into layers/cgi-bin.

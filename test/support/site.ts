@@ -55,13 +55,13 @@ export interface Harness {
 export function harness(env: Record<string, string | undefined>): Harness {
   const out: string[] = [];
   const err: string[] = [];
-  // CGI_PERL_WORKER=off in the test run's environment runs every suite without the Perl worker.
-  const config = loadConfig({ PATH: process.env.PATH, CGI_PERL_WORKER: process.env.CGI_PERL_WORKER, ...env });
+  // CGI_PERL_WORKER=off (CGI_SPAWNER=off) in the test run's environment runs every suite without the Perl worker (cgi-spawner).
+  const config = loadConfig({ PATH: process.env.PATH, CGI_PERL_WORKER: process.env.CGI_PERL_WORKER, CGI_SPAWNER: process.env.CGI_SPAWNER, ...env });
   const logger = createLogger(config.logFormat, (s) => void out.push(s), (s) => void err.push(s));
   const runner = createRunner(config, logger);
   const handler = createHandler({ config, logger, runner });
-  // Tests exercise the worker itself, not the spawn it stands in for until it is ready.
-  const ready = runner.whenReady();
+  // Tests exercise the worker and cgi-spawner themselves, not the spawn they stand in for until they are ready.
+  const ready = Promise.all([runner.whenReady(), runner.spawnerReady()]);
   return {
     invoke: async (event, context = { awsRequestId: 'req-1' }) => {
       await ready;
