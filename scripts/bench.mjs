@@ -359,7 +359,8 @@ async function main() {
     const fmt = (n) => n.toFixed(3).padStart(8);
     console.log(`lambda-cgi benchmark  (node ${process.version}, ${new Date().toISOString()})`);
     console.log('latency in ms; floor = raw child_process.spawn of the same program with the same environment,');
-    console.log('both in one Node process started through dist/wrapper/exec-wrapper, as on Lambda\n');
+    console.log('both in one Node process started through dist/wrapper/exec-wrapper, as on Lambda; the handler');
+    console.log(`with cgi-spawner ${process.env.CGI_SPAWNER === 'off' ? 'OFF (CGI_SPAWNER=off)' : 'on (the default)'} and the Perl worker on\n`);
     console.log('case                                   runs   floor p50  floor p99  handler p50  handler p99  p50 ratio  target');
     report.results.forEach((r) => {
       const ratio = r.handler.p50 / r.spawn.p50;
@@ -371,7 +372,7 @@ async function main() {
     console.log(
       `\nstreaming time to first byte (script prints a line, then ${STREAM_GAP_MS} ms pauses; ${t.runs} runs): ` +
         `script's first write ${t.floor.toFixed(2)} ms, through streamHandler ${t.handler.toFixed(2)} ms p50 ` +
-        `(+${(t.handler - t.floor).toFixed(2)} ms), ${t.handlerP99.toFixed(2)} ms p99`,
+        `(${t.handler >= t.floor ? '+' : ''}${(t.handler - t.floor).toFixed(2)} ms), ${t.handlerP99.toFixed(2)} ms p99`,
     );
     const c = await runCensus(dir);
     console.log(
