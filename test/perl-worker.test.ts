@@ -507,6 +507,49 @@ describe('the server process', () => {
   });
 });
 
+describe('cgi-spawner lifecycle', () => {
+  const sh = (name: string, body: string) => writeFileSync(`${bin}/${name}`, `#!/bin/sh\n${body}`, { mode: 0o755 });
+
+  it('killed: requests are spawned meanwhile, a new one takes over and says why the old one went', async () => {
+    sh('hi.sh', 'printf "Content-Type: text/plain\\n\\nhi\\n"\n');
+    const pid = spawner.spawnerPid()!;
+    expect((await spawner.run(jobFor('hi.sh', { script: '' }))).runner).toBe('spawner');
+    process.kill(pid, 'SIGKILL');
+    await settle(() => !isRunning(pid), 2000);
+    const during = await spawner.run(jobFor('hi.sh', { script: '' }));
+    expect([during.exitCode, during.stdout.toString()]).toEqual([0, 'Content-Type: text/plain\n\nhi\n']);
+    expect(await settle(() => spawner.spawnerPid() !== undefined && spawner.spawnerPid() !== pid, 10_000)).toBe(true);
+    expect(await spawner.spawnerReady()).toBe(true);
+    expect((await spawner.run(jobFor('hi.sh', { script: '' }))).runner).toBe('spawner');
+    expect(jsonLines(logged).some((l) => /cgi-spawner \d+: exited \(SIGKILL\)/.test(l.message))).toBe(true);
+  });
+
+  it('a timeout kills the program\'s whole process group through the lifeline; stderr reaches the log', async () => {
+    sh('hang.sh', 'echo "going to sleep" >&2\nsleep 30 &\necho $! > hang.child\nprintf "Content-Type: text/plain\\n\\nslept\\n"\nwait\n');
+    const lines: string[] = [];
+    const out = await spawner.run({ ...jobFor('hang.sh', { script: '' }), timeoutMs: 500, onStderrLine: (l) => void lines.push(l) });
+    expect([out.runner, out.timedOut]).toEqual(['spawner', true]);
+    expect(lines).toEqual(['going to sleep']);
+    const child = Number(readFileSync(`${bin}/hang.child`, 'utf8'));
+    expect(await settle(() => !isRunning(child), 3000)).toBe(true);
+  });
+
+  it('lifeline: when Node dies, cgi-spawner goes with it', async () => {
+    const mod = (m: string) => JSON.stringify(join(__dirname, '..', m));
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', `
+      const { loadConfig } = require(${mod('handler/config')});
+      const { createLogger } = require(${mod('handler/log')});
+      const { createRunner } = require(${mod('handler/process/select')});
+      setInterval(() => {}, 1000);
+      const r = createRunner(loadConfig({ PATH: process.env.PATH, CGI_ROOT: ${JSON.stringify(bin)}, CGI_PERL_WORKER: 'off' }), createLogger('json', () => {}, () => {}));
+      r.spawnerReady().then(() => { console.log(r.spawnerPid()); process.kill(process.pid, 'SIGKILL'); });
+    `], { encoding: 'utf8', timeout: 20_000 });
+    const pid = Number(child.stdout.trim());
+    expect(pid).toBeGreaterThan(1);
+    expect(await settle(() => !isRunning(pid), 5000)).toBe(true);
+  });
+});
+
 describe('no leaks over thousands of requests', () => {
   it('2000 requests: the server fd count and the process list stay flat', async () => {
     const script = `${P}print "Content-Type: text/plain\\n\\nhi\\n"; print STDERR "e\\n";\n`;

@@ -234,6 +234,11 @@ export class SelectingRunner implements CgiRunner {
     return this.spawner?.current?.ready ?? Promise.resolve(false);
   }
 
+  /** Pid of the cgi-spawner now serving, if any (tests and diagnostics). */
+  spawnerPid(): number | undefined {
+    return this.spawner?.current?.pid;
+  }
+
   /** Pids of the servers currently serving (tests and diagnostics). */
   workerPids(): number[] {
     return [...this.byPerl.values()].map((w) => w.current?.pid).filter((p): p is number => p !== undefined);
