@@ -106,9 +106,9 @@ export interface Config {
   execShim: string | undefined;
   /**
    * CGI_SPAWNER: programs other than Perl worker scripts are exec'd from the
-   * small cgi-spawner process instead of forked from Node ('off': from Node).
-   * The spawner's path; undefined when off, not found, or with CGI_RLIMIT_*
-   * (whose limits cgi-exec sets on a spawn).
+   * small cgi-spawner process instead of forked from Node ('off': from Node),
+   * with the CGI_RLIMIT_* limits if any. The spawner's path; undefined when
+   * off or not found.
    */
   spawner: string | undefined;
   /** CGI_PRIVATE_TMPDIR: a fresh TMPDIR per request, created before the script and removed after it. */
@@ -385,7 +385,7 @@ export function loadConfig(env: Env = process.env): Config {
     sweep: flag(env.CGI_SWEEP, env.AWS_LAMBDA_RUNTIME_API !== undefined && !env.IS_OFFLINE),
     rlimits,
     execShim: execShimFor(rlimits),
-    spawner: flag(env.CGI_SPAWNER, true) && Object.keys(rlimits).length === 0 ? SPAWNER_PLACES.find((p) => existsSync(p)) : undefined,
+    spawner: flag(env.CGI_SPAWNER, true) ? SPAWNER_PLACES.find((p) => existsSync(p)) : undefined,
     privateTmpdir: flag(env.CGI_PRIVATE_TMPDIR, false),
   };
 }

@@ -731,7 +731,7 @@ ${WAIT_FOR('hostage.pid')}
   });
 });
 
-describe('opt-in limits (CGI_RLIMIT_*), set by cgi-exec without a shell', () => {
+describe('opt-in limits (CGI_RLIMIT_*), set by cgi-spawner or cgi-exec without a shell', () => {
   const LIMITS_SH = `#!/bin/sh
 printf 'Content-Type: text/plain\\n\\n'
 grep -E '^Max (cpu time|file size|processes|address space)' /proc/self/limits | sed 's/  */ /g'
@@ -763,6 +763,7 @@ waitpid($pid, 0) if $pid;
 `;
   let dir: string;
   let host: Host;
+  let spawned: Host;
   let plain: Host;
   let nproc: Host;
   beforeAll(async () => {
@@ -770,32 +771,49 @@ waitpid($pid, 0) if $pid;
     dir = makeTree({
       'cgi-bin/limits.sh': LIMITS_SH, 'cgi-bin/cpu.pl': CPU_PL, 'cgi-bin/mem.pl': MEM_PL, 'cgi-bin/fsize.sh': FSIZE_SH,
       'cgi-bin/nproc.pl': NPROC_PL,
+      // Shell builtins only: under CGI_RLIMIT_NPROC=1 nothing can fork.
+      'cgi-bin/parent.sh': '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"; read c < /proc/$PPID/comm; echo "parent: $c"\n',
+      'cgi-bin/count.sh': '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"; wc -c | tr -d " "\n',
     });
     shareTree(dir, uid, ['cgi-bin/out']);
     const env = { CGI_ROOT: `${dir}/cgi-bin`, CGI_TIMEOUT_MS: '20000' };
-    host = await startHost({
-      uid, env: { ...env, CGI_RLIMIT_CPU: '1', CGI_RLIMIT_MEM: '128M', CGI_RLIMIT_FSIZE: '1M' },
-    });
+    const limits = { CGI_RLIMIT_CPU: '1', CGI_RLIMIT_MEM: '128M', CGI_RLIMIT_FSIZE: '1M' };
+    host = await startHost({ uid, env: { ...env, ...limits } });
+    spawned = await startHost({ uid: freshUid(), env: { ...env, ...limits, CGI_SPAWNER: 'off' } });
     plain = await startHost({ uid: freshUid(), env });
     nproc = await startHost({ uid: freshUid(), env: { ...env, CGI_RLIMIT_NPROC: '1' } });
+    // Every limit below is met by a script cgi-spawner started, once it is ready.
+    for (const h of [host, plain, nproc]) {
+      expect(await eventually(async () => (await body(h, '/cgi-bin/parent.sh')) === 'parent: cgi-spawner\n', 10_000)).toBe(true);
+    }
   });
   afterAll(async () => {
     await host?.stop();
+    await spawned?.stop();
     await plain?.stop();
     await nproc?.stop();
     killUid(host.uid);
     cleanup(dir);
   });
 
-  it('the script runs with each limit as soft and hard limit, exec\'d in place (its parent is the host)', async () => {
-    const out = await body(host, '/cgi-bin/limits.sh');
+  it.each([
+    ['exec\'d by cgi-spawner (its parent)', 'cgi-spawner'],
+    ['spawned with CGI_SPAWNER=off: exec\'d in place by cgi-exec (its parent is the host)', 'node'],
+  ])('the script runs with each limit as soft and hard limit, %s', async (_how, parent) => {
+    const out = await body(parent === 'node' ? spawned : host, '/cgi-bin/limits.sh');
     expect(out).toContain('Max cpu time 1 1 seconds');
     expect(out).toContain(`Max file size ${1024 * 1024} ${1024 * 1024} bytes`);
     expect(out).toContain(`Max address space ${128 * 1024 * 1024} ${128 * 1024 * 1024} bytes`);
-    expect(out).toContain('parent: node');
+    expect(out).toContain(`parent: ${parent}`);
   });
 
-  it('off by default: no limits, and the program is spawned directly', async () => {
+  it('CGI_RLIMIT_FSIZE: a request body larger than the limit still reaches the script whole', async () => {
+    const big = Buffer.alloc(2 * 1024 * 1024, 0x41);
+    const res = answerOf(await host.invoke(httpApiEvent({ method: 'POST', path: '/cgi-bin/count.sh', body: big, headers: { 'content-type': 'application/octet-stream' } })));
+    expect(res.body.toString()).toBe(`${big.length}\n`);
+  });
+
+  it('off by default: no limits', async () => {
     const out = await body(plain, '/cgi-bin/limits.sh');
     expect(out).toContain('Max cpu time unlimited unlimited seconds');
     expect(out).toContain('Max file size unlimited unlimited bytes');

@@ -12,6 +12,7 @@
  *   fd 1  control records, each one write() of at most PIPE_BUF bytes:
  *         READY pid 0 | E seq len\n<stderr bytes> | X seq pid waitstatus
  *   fd 2  our own diagnostics.
+ * With -c, -m, -n, -f (cgi-exec's flags for CGI_RLIMIT_*), each program gets those limits.
  * Per request, one connection on the Unix socket (--socket PATH), from Node only:
  * u32be N, N bytes of NUL-separated fields ("LCGI1", program, switches, cwd,
  * bodyLength, argc, argv..., K=V...), then the body. The child answers
@@ -32,6 +33,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -52,6 +54,21 @@ struct child {
   int status;
   long long reaped_at;
 };
+
+/* CGI_RLIMIT_* as cgi-exec sets them: soft and hard limit, on each program before it is exec'd. */
+struct limit {
+  const char *flag;
+  int resource;
+  int set;
+  rlim_t value;
+};
+static struct limit limits[] = {
+  { "-c", RLIMIT_CPU, 0, 0 },
+  { "-m", RLIMIT_AS, 0, 0 },
+  { "-n", RLIMIT_NPROC, 0, 0 },
+  { "-f", RLIMIT_FSIZE, 0, 0 },
+};
+#define NLIMITS (sizeof limits / sizeof limits[0])
 
 static struct child children[MAX_CHILDREN];
 static int nchildren;
@@ -176,6 +193,11 @@ static void child_main(int conn, int err_w, uint32_t seq) {
     if (lseek(in, 0, SEEK_SET) < 0) _exit(111);
   }
 
+  /* Set after the body is in place: a body larger than the file size limit is still the program's stdin. */
+  for (size_t i = 0; i < NLIMITS; i++) {
+    struct rlimit rl = { limits[i].value, limits[i].value };
+    if (limits[i].set && setrlimit(limits[i].resource, &rl) < 0) _exit(111);
+  }
   /* Not runnable: no preamble, so Node spawns it itself and says why, as for any script. */
   if (chdir(cwd) < 0 || access(program, X_OK) < 0) _exit(111);
 
@@ -289,11 +311,24 @@ static void accept_one(int listen_fd, uint32_t *seq) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3 || strcmp(argv[1], "--socket") != 0) {
-    fprintf(stderr, "usage: cgi-spawner --socket PATH\n");
+  if (argc < 3 || argc % 2 != 1 || strcmp(argv[1], "--socket") != 0) {
+    fprintf(stderr, "usage: cgi-spawner --socket PATH [-c secs] [-m bytes] [-n procs] [-f bytes]\n");
     return 2;
   }
   socket_path = argv[2];
+  for (int i = 3; i + 1 < argc; i += 2) {
+    size_t k = 0;
+    while (k < NLIMITS && strcmp(argv[i], limits[k].flag) != 0) k++;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(argv[i + 1], &end, 10);
+    if (k == NLIMITS || errno != 0 || *end != '\0' || end == argv[i + 1]) {
+      fprintf(stderr, "cgi-spawner: bad limit %s %s\n", argv[i], argv[i + 1]);
+      return 2;
+    }
+    limits[k].set = 1;
+    limits[k].value = (rlim_t)v;
+  }
   node = getppid();
   /* Like Node under the exec wrapper: a script of the same uid can neither read nor patch us. */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

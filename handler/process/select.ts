@@ -9,7 +9,7 @@ import type { Config } from '../config';
 import { locateInterpreter } from '../interpreter';
 import type { Logger } from '../log';
 import type { CgiJob, CgiOutput, CgiRunner } from './runner';
-import { SpawnRunner } from './spawn';
+import { rlimitFlags, SpawnRunner } from './spawn';
 import { PerlWorker, runOnServer, type PerlRequest, type PerlServer, type WorkerSpec } from './worker';
 
 const PERL_BINARY = /^perl(?:5(?:\.\d+)*)?$/;
@@ -195,7 +195,10 @@ export class SelectingRunner implements CgiRunner {
     this.spawn = new SpawnRunner({ execShim: config.execShim, rlimits: config.rlimits });
     // Started now, off the request path: until it is ready, programs are spawned from Node.
     if (config.spawner !== undefined) {
-      this.spawner = workerFor({ perl: 'cgi-spawner', program: config.spawner, env: { PATH: config.passedEnv.PATH }, preload: [], precompile: [], maxRequests: Number.MAX_SAFE_INTEGER }, log);
+      this.spawner = workerFor({
+        perl: 'cgi-spawner', program: config.spawner, programArgs: rlimitFlags(config.rlimits),
+        env: { PATH: config.passedEnv.PATH }, preload: [], precompile: [], maxRequests: Number.MAX_SAFE_INTEGER,
+      }, log);
     }
     this.exclude = config.perlWorkerExclude.map(globToRegExp);
     this.precompile = config.perlPrecompile.map(globToRegExp);

@@ -143,14 +143,19 @@ export interface SpawnOptions {
   rlimits?: RLimits;
 }
 
-/** cgi-exec's arguments for the limits, then the program's command line. */
-function shimmed(shim: string, rlimits: RLimits, file: string, args: string[]): [string, string[]] {
+/** The flags of cgi-exec (and cgi-spawner) for the limits. */
+export function rlimitFlags(rlimits: RLimits): string[] {
   const flags: string[] = [];
   for (const r of RLIMIT_SETTINGS) {
     const v = rlimits[r.key];
     if (v !== undefined) flags.push(r.flag, String(v));
   }
-  return [shim, [...flags, '--', file, ...args]];
+  return flags;
+}
+
+/** cgi-exec's arguments for the limits, then the program's command line. */
+function shimmed(shim: string, rlimits: RLimits, file: string, args: string[]): [string, string[]] {
+  return [shim, [...rlimitFlags(rlimits), '--', file, ...args]];
 }
 
 export class SpawnRunner implements CgiRunner {

@@ -35,6 +35,8 @@ export interface WorkerSpec {
   perl: string;
   /** A server binary that speaks the same protocol instead of perl (wrapper/cgi-spawner.c): it execs programs. */
   program?: string;
+  /** The program's arguments after --socket (cgi-spawner's limits). */
+  programArgs?: string[];
   env: Record<string, string>;
   preload: string[];
   precompile: string[];
@@ -88,7 +90,7 @@ export class PerlServer {
   constructor(readonly spec: WorkerSpec, private readonly log: Logger) {
     this.dir = mkdtempSync(join(tmpdir(), 'lambda-cgi-perl-'));
     this.socket = join(this.dir, 's');
-    const args = spec.program !== undefined ? ['--socket', this.socket] : [SERVER_SCRIPT, '--socket', this.socket];
+    const args = spec.program !== undefined ? ['--socket', this.socket, ...(spec.programArgs ?? [])] : [SERVER_SCRIPT, '--socket', this.socket];
     for (const m of spec.preload) args.push('--preload', m);
     for (const f of spec.precompile) args.push('--precompile', f);
     let settle!: (ok: boolean) => void;

@@ -338,6 +338,7 @@ describe('serverless package, offline', () => {
         CGI_MAX_HEADER_BYTES: '65536',
         CGI_PASS_AUTH: 'off',
         CGI_SERVER_NAME: '',
+        CGI_SPAWNER: 'on',
         CGI_SERVER_ADMIN: '',
         CGI_BASE_PATH: '',
         CGI_STATIC: 'on',
