@@ -336,11 +336,12 @@ describe('cgi-spawner, the parent of every script the Perl worker does not run, 
   });
 });
 
-// Finds the Perl worker's sockets (same uid, so the script may enter their folder) and asks
-// each to run a script of its own: what runs there is the server's child, not the script's.
+// Finds the sockets of the Perl worker (master and bare zygote) and of cgi-spawner (same uid,
+// so the script may enter their folders) and asks each to run a script of its own: what runs
+// there is the server's child, not the script's.
 const PLANT_SH = `#!/bin/sh
 printf 'Content-Type: text/plain\\n\\nattack ran\\n'
-for sock in /tmp/lambda-cgi-perl-*/s*; do
+for sock in /tmp/lambda-cgi-perl-*/s* /tmp/lambda-cgi-spawner-*/s; do
   [ -S "$sock" ] || continue
   perl -MSocket -e '
     socket(my $s, AF_UNIX, SOCK_STREAM, 0) or exit 1;
@@ -358,13 +359,13 @@ open my $f, '>', "out/planted.$$"; close $f;
 sleep 20;
 `;
 
-describe('the Perl worker serves only the handler: a script cannot have it start a process', () => {
+describe('the Perl worker and cgi-spawner serve only the handler: a script cannot have them start a process', () => {
   let dir: string;
   let host: Host;
   const out = () => join(dir, 'cgi-bin', 'out');
   beforeAll(async () => {
     const uid = freshUid();
-    dir = makeTree({ 'cgi-bin/plant.sh': PLANT_SH, 'cgi-bin/sleeper.pl': SLEEPER_PL, 'cgi-bin/parent.pl': '#!/usr/bin/perl\nopen(my $f, "<", "/proc/" . getppid() . "/comm"); print "Content-Type: text/plain\\n\\n", scalar <$f>;\n' });
+    dir = makeTree({ 'cgi-bin/plant.sh': PLANT_SH, 'cgi-bin/sleeper.pl': SLEEPER_PL, 'cgi-bin/parent.sh': '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"; cat /proc/$PPID/comm\n', 'cgi-bin/parent.pl': '#!/usr/bin/perl\nopen(my $f, "<", "/proc/" . getppid() . "/comm"); print "Content-Type: text/plain\\n\\n", scalar <$f>;\n' });
     shareTree(dir, uid, ['cgi-bin/out']);
     host = await startHost({ uid, env: { CGI_ROOT: `${dir}/cgi-bin` } });
   });
@@ -377,8 +378,10 @@ describe('the Perl worker serves only the handler: a script cannot have it start
   it('a script connecting to its sockets is turned away; nothing it asked for runs, during or after its request', async () => {
     // Until the worker is ready there is nothing to attack.
     expect(await eventually(async () => (await body(host, '/cgi-bin/parent.pl')).startsWith('perl'), 10_000)).toBe(true);
+    expect(await eventually(async () => (await body(host, '/cgi-bin/parent.sh')) === 'cgi-spawner\n', 10_000)).toBe(true);
     const said = await body(host, '/cgi-bin/plant.sh');
-    expect(said).toMatch(/^attack ran\n(refused\n)+$/);
+    // The worker's master and bare zygote, and cgi-spawner.
+    expect(said).toMatch(/^attack ran\n(refused\n){3,}$/);
     await sleep(300);
     const planted = readdirSync(out()).filter((f) => f.startsWith('planted.'));
     expect(planted).toEqual([]);

@@ -88,7 +88,7 @@ export class PerlServer {
   private pipeClosed = false;
 
   constructor(readonly spec: WorkerSpec, private readonly log: Logger) {
-    this.dir = mkdtempSync(join(tmpdir(), 'lambda-cgi-perl-'));
+    this.dir = mkdtempSync(join(tmpdir(), spec.program === undefined ? 'lambda-cgi-perl-' : 'lambda-cgi-spawner-'));
     this.socket = join(this.dir, 's');
     const args = spec.program !== undefined ? ['--socket', this.socket, ...(spec.programArgs ?? [])] : [SERVER_SCRIPT, '--socket', this.socket];
     for (const m of spec.preload) args.push('--preload', m);
