@@ -254,6 +254,14 @@ static void reap(void) {
 static void shutdown_all(void) {
   for (int i = 0; i < nchildren; i++) if (!children[i].reaped) kill(-children[i].pid, SIGKILL);
   unlink(socket_path);
+  /* Node made the folder and removes it, unless it died first. */
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", socket_path);
+  char *slash = strrchr(dir, '/');
+  if (slash != NULL && slash != dir) {
+    *slash = '\0';
+    rmdir(dir);
+  }
   _exit(0);
 }
 

@@ -165,6 +165,10 @@ sub shutdown_server {
   for my $z (@zygotes) { close $z->{cmd} if $z->{cmd}; kill($SIGKILL, $z->{pid}) if $z->{pid} }
   unlink $opt{socket} unless $zid;
   unlink "$opt{socket}.z$zid" if $zid;
+  # The zygotes just killed cannot remove their own sockets.
+  unlink "$opt{socket}.z$_->{zid}" for $zid ? () : @zygotes;
+  # Node made the folder and removes it, unless it died first; the last server out takes it.
+  rmdir($1) if $opt{socket} =~ m{^(.+)/[^/]+$};
   POSIX::_exit(0);
 }
 
