@@ -165,7 +165,7 @@ static void child_main(int conn, int err_w, uint32_t seq) {
   const char *cwd = f[3];
   unsigned long long body_len = strtoull(f[4], NULL, 10);
   size_t argc = strtoul(f[5], NULL, 10);
-  if (6 + argc > count) _exit(111);
+  if (argc > count - 6) _exit(111);
   char **argv = calloc(argc + 2, sizeof *argv);
   if (argv == NULL) _exit(111);
   argv[0] = (char *)program;
