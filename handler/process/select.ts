@@ -10,7 +10,7 @@ import { locateInterpreter } from '../interpreter';
 import type { Logger } from '../log';
 import type { CgiJob, CgiOutput, CgiRunner } from './runner';
 import { rlimitFlags, SpawnRunner } from './spawn';
-import { PerlWorker, runOnServer, type PerlRequest, type PerlServer, type WorkerSpec } from './worker';
+import { Supervisor, runOnServer, type PerlRequest, type ForkServer, type ServerSpec } from './worker';
 
 const PERL_BINARY = /^perl(?:5(?:\.\d+)*)?$/;
 /**
@@ -165,12 +165,12 @@ function findPrecompiled(config: Config, perl: string, globs: RegExp[]): string[
 }
 
 /** Workers shared by every handler in this process with the same Perl and configuration. */
-const workers = new Map<string, PerlWorker>();
+const workers = new Map<string, Supervisor>();
 
-function workerFor(spec: WorkerSpec, log: Logger): PerlWorker {
+function workerFor(spec: ServerSpec, log: Logger): Supervisor {
   const key = JSON.stringify(spec);
   let w = workers.get(key);
-  if (w === undefined || w.disabled) workers.set(key, (w = new PerlWorker(spec, log)));
+  if (w === undefined || w.disabled) workers.set(key, (w = new Supervisor(spec, log)));
   return w;
 }
 
@@ -187,9 +187,9 @@ export class SelectingRunner implements CgiRunner {
   private readonly precompile: RegExp[];
   private readonly env: Record<string, string>;
   private readonly defaultPerl: string | undefined;
-  private readonly byPerl = new Map<string, PerlWorker>();
+  private readonly byPerl = new Map<string, Supervisor>();
   private readonly preloaded: Set<string>;
-  private readonly spawner: PerlWorker | undefined;
+  private readonly spawner: Supervisor | undefined;
 
   constructor(private readonly config: Config, private readonly log: Logger) {
     this.spawn = new SpawnRunner({ execShim: config.execShim, rlimits: config.rlimits });
@@ -211,7 +211,7 @@ export class SelectingRunner implements CgiRunner {
     if (this.defaultPerl !== undefined) this.workerFor(this.defaultPerl);
   }
 
-  private workerFor(perl: string): PerlWorker {
+  private workerFor(perl: string): Supervisor {
     let w = this.byPerl.get(perl);
     if (w === undefined || w.disabled) {
       w = workerFor({
@@ -273,7 +273,7 @@ export class SelectingRunner implements CgiRunner {
   }
 
   /** A script that names no preloaded module runs faster from the bare zygote (a smaller fork, a cheaper exit). */
-  private socketFor(server: PerlServer, modules: string[]): string {
+  private socketFor(server: ForkServer, modules: string[]): string {
     if (server.bareSocket === undefined || modules.some((m) => this.preloaded.has(m))) return server.socket;
     return server.bareSocket;
   }

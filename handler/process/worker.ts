@@ -1,8 +1,10 @@
 /**
- * The persistent Perl worker: one long-lived Perl server (perl/lambda-cgi-worker.pl)
- * that has loaded the usual modules once and forks a fresh child per request.
- * This file starts and watches the server and runs one request on it; which
- * requests go to it is decided in select.ts.
+ * Fork servers: long-lived processes that fork a fresh child per request. The
+ * persistent Perl worker (perl/lambda-cgi-worker.pl) has loaded the usual
+ * modules once and runs the script in the child; cgi-spawner
+ * (wrapper/cgi-spawner.c) execs any program from a process much smaller than
+ * Node. Both speak one protocol. This file starts and watches a server and runs
+ * one request on it; which requests go where is decided in select.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,7 +32,7 @@ const EARLY_RECORD_TTL_MS = 60_000;
 
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 
-export interface WorkerSpec {
+export interface ServerSpec {
   /** The Perl that runs the server; with `program`, only what names the server in logs. */
   perl: string;
   /** A server binary that speaks the same protocol instead of perl (wrapper/cgi-spawner.c): it execs programs. */
@@ -58,8 +60,8 @@ interface Pending {
   onServerGone(): void;
 }
 
-/** One running Perl server process and its control channel. */
-export class PerlServer {
+/** One running server process (the Perl worker's or cgi-spawner) and its control channel. */
+export class ForkServer {
   readonly proc: ChildProcess;
   readonly socket: string;
   /** Precompiled script → its zygote's socket, as zygotes report in. */
@@ -87,7 +89,7 @@ export class PerlServer {
   private stopping = false;
   private pipeClosed = false;
 
-  constructor(readonly spec: WorkerSpec, private readonly log: Logger) {
+  constructor(readonly spec: ServerSpec, private readonly log: Logger) {
     this.dir = mkdtempSync(join(tmpdir(), spec.program === undefined ? 'lambda-cgi-perl-' : 'lambda-cgi-spawner-'));
     this.socket = join(this.dir, 's');
     const args = spec.program !== undefined ? ['--socket', this.socket, ...(spec.programArgs ?? [])] : [SERVER_SCRIPT, '--socket', this.socket];
@@ -302,24 +304,24 @@ export class PerlServer {
 }
 
 /**
- * One server at a time for a given Perl and configuration: started at once,
- * restarted with backoff after a crash, given up after repeated crashes,
- * replaced after maxRequests (a fresh hash seed and clean memory).
+ * One server at a time for a given spec: started at once, restarted with
+ * backoff after a crash, given up after repeated crashes, replaced after
+ * maxRequests (for Perl a fresh hash seed and clean memory).
  */
-export class PerlWorker {
-  current: PerlServer | undefined;
-  private next: PerlServer | undefined;
+export class Supervisor {
+  current: ForkServer | undefined;
+  private next: ForkServer | undefined;
   private crashes = 0;
   disabled = false;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(readonly spec: WorkerSpec, private readonly log: Logger) {
+  constructor(readonly spec: ServerSpec, private readonly log: Logger) {
     this.current = this.launch();
   }
 
-  private launch(): PerlServer {
-    const server = new PerlServer(this.spec, this.log);
+  private launch(): ForkServer {
+    const server = new ForkServer(this.spec, this.log);
     server.onExit((expected) => {
       if (this.current === server) this.current = undefined;
       if (this.next === server) this.next = undefined;
@@ -342,7 +344,7 @@ export class PerlWorker {
   }
 
   /** The server to use now, if one is ready; never waits for one. */
-  usable(): PerlServer | undefined {
+  usable(): ForkServer | undefined {
     const s = this.current;
     if (s === undefined || s.state !== 'ready') return undefined;
     if (s.requests >= this.spec.maxRequests && this.next === undefined && !this.closed) {
@@ -401,7 +403,7 @@ function frame(job: CgiJob, req: PerlRequest): Buffer | undefined {
  */
 type StreamingJob = CgiJob & { onStdout?: (chunk: Buffer) => void | Promise<void>; signal?: AbortSignal };
 
-export function runOnServer(server: PerlServer, socketPath: string, job: StreamingJob, req: PerlRequest): Promise<CgiOutput | undefined> {
+export function runOnServer(server: ForkServer, socketPath: string, job: StreamingJob, req: PerlRequest): Promise<CgiOutput | undefined> {
   const data = frame(job, req);
   if (data === undefined) return Promise.resolve(undefined);
   return new Promise((resolve) => {
