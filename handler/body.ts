@@ -55,6 +55,22 @@ function base64Text(s: string): string | undefined {
   return spaces ? s.replace(/\s+/g, '') : s;
 }
 
+/** Whether base64 text can be checked natively: whole quads, and none of the URL-safe '-' and '_' that Node's decoder also takes. */
+function nativelyCheckable(text: string): boolean {
+  return text.length % 4 === 0 && !text.includes('-') && !text.includes('_');
+}
+
+/** What whole-quad text decodes to when it holds nothing but base64 and its final padding. */
+function paddedLength(text: string): number {
+  return (text.length / 4) * 3 - (text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0);
+}
+
+/** The slow path: whitespace and the rest looked at character by character. */
+function decodeSlowly(text: string): Buffer | undefined {
+  const compact = base64Text(text);
+  return compact === undefined ? undefined : Buffer.from(compact, 'base64');
+}
+
 /**
  * Decodes a proxy event body; undefined when it claims base64 but is not.
  * Node's decoder skips characters outside the alphabet and stops at '=', so a
@@ -67,18 +83,11 @@ export function decodeBody(body: unknown, isBase64Encoded: unknown): Buffer | un
   if (body === null || body === undefined || body === '') return Buffer.alloc(0);
   if (typeof body !== 'string') return undefined;
   if (isBase64Encoded !== true) return Buffer.from(body, 'utf8');
-  const decoded = Buffer.from(body, 'base64');
-  const padding = body.endsWith('==') ? 2 : body.endsWith('=') ? 1 : 0;
-  if (
-    body.length % 4 === 0 &&
-    decoded.length === (body.length / 4) * 3 - padding &&
-    !body.includes('-') &&
-    !body.includes('_')
-  ) {
-    return decoded;
+  if (nativelyCheckable(body)) {
+    const decoded = Buffer.from(body, 'base64');
+    if (decoded.length === paddedLength(body)) return decoded;
   }
-  const text = base64Text(body);
-  return text === undefined ? undefined : Buffer.from(text, 'base64');
+  return decodeSlowly(body);
 }
 
 /** Base64 characters decoded at a time: 192 KiB of bytes, about what a socket buffer takes at once. */
@@ -120,18 +129,18 @@ export function pieceBuffer(): Buffer {
 export type RequestBody = Buffer | Base64Body;
 
 /**
- * The fast check of decodeBody, a piece at a time: every piece of a padded body
- * decodes to exactly its length's worth of bytes, so it held nothing else.
+ * decodeBody's native check, a piece at a time: every piece decodes to exactly
+ * its length's worth of bytes (only the last may end in padding), so the text
+ * held nothing else. It fails exactly where decodeBody's would.
  */
 function checkedBase64(text: string): Base64Body | undefined {
-  if (text.length % 4 !== 0 || text.includes('-') || text.includes('_')) return undefined;
+  if (!nativelyCheckable(text)) return undefined;
   const into = pieceBuffer();
   let length = 0;
   for (let at = 0; at < text.length; at += PIECE_CHARS) {
     const piece = text.slice(at, at + PIECE_CHARS);
-    const padding = at + PIECE_CHARS < text.length ? 0 : piece.endsWith('==') ? 2 : piece.endsWith('=') ? 1 : 0;
     const n = into.write(piece, 'base64');
-    if (n !== (piece.length / 4) * 3 - padding) return undefined;
+    if (n !== (at + PIECE_CHARS < text.length ? (piece.length / 4) * 3 : paddedLength(piece))) return undefined;
     length += n;
   }
   return new Base64Body(text, length);
@@ -140,8 +149,8 @@ function checkedBase64(text: string): Base64Body | undefined {
 /** A proxy event body as the request carries it: large base64 stays encoded until the script reads it. */
 export function requestBody(body: unknown, isBase64Encoded: unknown): RequestBody | undefined {
   if (isBase64Encoded === true && typeof body === 'string' && body.length >= LAZY_MIN_CHARS) {
-    const lazy = checkedBase64(body);
-    if (lazy !== undefined) return lazy;
+    // Where the native check failed, only the slow path can still accept the text.
+    return checkedBase64(body) ?? decodeSlowly(body);
   }
   return decodeBody(body, isBase64Encoded);
 }
