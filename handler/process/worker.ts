@@ -60,8 +60,16 @@ interface Pending {
   onServerGone(): void;
 }
 
+/** What the log, the socket folder and the access log call a server. */
+const KINDS = {
+  perl: { name: 'perl worker', dirPrefix: 'lambda-cgi-perl-', runner: 'perl-worker' },
+  spawner: { name: 'cgi-spawner', dirPrefix: 'lambda-cgi-spawner-', runner: 'spawner' },
+} as const;
+const kindOf = (spec: ServerSpec) => KINDS[spec.program === undefined ? 'perl' : 'spawner'];
+
 /** One running server process (the Perl worker's or cgi-spawner) and its control channel. */
 export class ForkServer {
+  readonly kind: (typeof KINDS)[keyof typeof KINDS];
   readonly proc: ChildProcess;
   readonly socket: string;
   /** Precompiled script → its zygote's socket, as zygotes report in. */
@@ -90,7 +98,8 @@ export class ForkServer {
   private pipeClosed = false;
 
   constructor(readonly spec: ServerSpec, private readonly log: Logger) {
-    this.dir = mkdtempSync(join(tmpdir(), spec.program === undefined ? 'lambda-cgi-perl-' : 'lambda-cgi-spawner-'));
+    this.kind = kindOf(spec);
+    this.dir = mkdtempSync(join(tmpdir(), this.kind.dirPrefix));
     this.socket = join(this.dir, 's');
     const args = spec.program !== undefined ? ['--socket', this.socket, ...(spec.programArgs ?? [])] : [SERVER_SCRIPT, '--socket', this.socket];
     for (const m of spec.preload) args.push('--preload', m);
@@ -159,7 +168,7 @@ export class ForkServer {
   }
 
   private warn(message: string): void {
-    this.log.warn('-', `${this.spec.program === undefined ? 'perl worker' : 'cgi-spawner'} ${this.proc?.pid ?? ''}: ${message}`);
+    this.log.warn('-', `${this.kind.name} ${this.proc?.pid ?? ''}: ${message}`);
   }
 
   /** Parses control records: line headers, E records followed by their bytes. */
@@ -330,7 +339,7 @@ export class Supervisor {
       this.crashes++;
       if (this.crashes >= MAX_CRASHES) {
         this.disabled = true;
-        this.log.error('-', `${this.spec.program === undefined ? 'perl worker' : 'cgi-spawner'} crashed ${this.crashes} times; disabled for this instance, scripts run by plain spawn`);
+        this.log.error('-', `${server.kind.name} crashed ${this.crashes} times; disabled for this instance, scripts run by plain spawn`);
         return;
       }
       if (this.current === undefined) {
@@ -447,7 +456,7 @@ export function runOnServer(server: ForkServer, socketPath: string, job: Streami
         timedOut,
         tooLarge,
         stderrTail: stderr.tail,
-        runner: server.spec.program === undefined ? 'perl-worker' : 'spawner',
+        runner: server.kind.runner,
       };
       if (aborted) out.aborted = true;
       resolve(out);
