@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "close-fds.h"
 
 static int limit(int resource, const char *value) {
   char *end;
@@ -29,16 +30,6 @@ static int limit(int resource, const char *value) {
   if (errno != 0 || *end != '\0' || end == value) return -1;
   struct rlimit rl = { (rlim_t)n, (rlim_t)n };
   return setrlimit(resource, &rl);
-}
-
-static void close_above_stderr(void) {
-#ifdef SYS_close_range
-  if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
-#endif
-  /* Kernels before 5.9: every possible descriptor. */
-  long max = sysconf(_SC_OPEN_MAX);
-  if (max < 0 || max > 65536) max = 65536;
-  for (long fd = 3; fd < max; fd++) close((int)fd);
 }
 
 int main(int argc, char **argv) {

@@ -21,7 +21,6 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -39,6 +38,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "close-fds.h"
 
 #define MAX_CHILDREN 256
 /* An exit record waits this long for stderr held open by an escaped descendant. */
@@ -117,22 +117,6 @@ static void record(const char *r, size_t len) {
   (void)write_all(1, r, len);
 }
 
-/* Descriptors Node (or the Lambda runtime) left open are no business of ours, nor of the programs. */
-static void close_from(int lowest, int keep) {
-  DIR *d = opendir("/proc/self/fd");
-  if (d == NULL) return;
-  int self = dirfd(d);
-  int fds[1024];
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL && n < 1024) {
-    int fd = atoi(e->d_name);
-    if (e->d_name[0] != '.' && fd >= lowest && fd != self && fd != keep) fds[n++] = fd;
-  }
-  closedir(d);
-  for (int i = 0; i < n; i++) close(fds[i]);
-}
-
 /* ---- a request child: what a fresh spawn from Node would have been --------------- */
 
 static void child_main(int conn, int err_w, uint32_t seq) {
@@ -204,7 +188,7 @@ static void child_main(int conn, int err_w, uint32_t seq) {
   uint32_t pre[2] = { htonl(seq), htonl((uint32_t)getpid()) };
   if (write_all(conn, pre, sizeof pre) < 0) _exit(111);
   if (dup2(in, 0) < 0 || dup2(conn, 1) < 0 || dup2(err_w, 2) < 0) _exit(111);
-  close_from(3, -1);
+  close_above_stderr();
   execve(program, argv, envp);
   dprintf(2, "lambda-cgi: cannot execute %s: %s\n", program, strerror(errno));
   _exit(127);
@@ -340,7 +324,8 @@ int main(int argc, char **argv) {
   node = getppid();
   /* Like Node under the exec wrapper: a script of the same uid can neither read nor patch us. */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  close_from(3, -1);
+  /* Descriptors Node (or the Lambda runtime) left open are no business of ours, nor of the programs. */
+  close_above_stderr();
 
   int listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
