@@ -163,6 +163,15 @@ describe('runtime secrets never reach a script, whatever CGI_PASS_ENV and CGI_EN
   });
 });
 
+// Print the name of the process that started them: node, a perl worker, or cgi-spawner.
+const PARENT_SH = '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"; cat /proc/$PPID/comm\n';
+const PARENT_PL = '#!/usr/bin/perl\nopen(my $f, "<", "/proc/" . getppid() . "/comm"); print "Content-Type: text/plain\\n\\n", scalar <$f>;\n';
+
+/** Waits until `path` answers `want` (a server the host starts at init is serving): false after 10 s. */
+function answersWith(host: Host, path: string, want: (text: string) => boolean): Promise<boolean> {
+  return eventually(async () => want(await body(host, path)), 10_000);
+}
+
 const READ_PARENT_ENVIRON = `#!/bin/sh
 printf 'Content-Type: text/plain\\n\\nattack ran\\n'
 if tr '\\0' '\\n' < /proc/$PPID/environ 2>/dev/null; then echo "environ read"; else echo "environ denied"; fi
@@ -286,7 +295,7 @@ describe('the Perl worker\'s server cannot be read or patched by the scripts it 
     const uid = freshUid();
     dir = makeTree({
       'cgi-bin/mem.pl': READ_PARENT_MEMORY,
-      'cgi-bin/parent.pl': '#!/usr/bin/perl\nopen(my $f, "<", "/proc/" . getppid() . "/comm"); print "Content-Type: text/plain\\n\\n", scalar <$f>;\n',
+      'cgi-bin/parent.pl': PARENT_PL,
       'cgi-bin/cookie.sh': COOKIE_SH,
     });
     shareTree(dir, uid, ['cgi-bin']);
@@ -299,12 +308,7 @@ describe('the Perl worker\'s server cannot be read or patched by the scripts it 
 
   it('a Perl script\'s parent is the worker (a zygote), and its maps and mem are denied to the script', async () => {
     // Worker start-up is asynchronous: until it is ready, Perl scripts are spawned (parent: node).
-    let parent = '';
-    for (let i = 0; i < 100 && !parent.startsWith('perl'); i++) {
-      parent = await body(host, '/cgi-bin/parent.pl');
-      if (!parent.startsWith('perl')) await sleep(100);
-    }
-    expect(parent).toMatch(/^perl/);
+    expect(await answersWith(host, '/cgi-bin/parent.pl', (t) => /^perl/.test(t))).toBe(true);
     await host.invoke(get('/cgi-bin/cookie.sh', { cookie: 'session=SECRETCOOKIE4711' }));
     expect(await body(host, '/cgi-bin/mem.pl')).toMatch(/^attack ran\n(maps|mem) denied\n$/);
   });
@@ -316,13 +320,13 @@ describe('cgi-spawner, the parent of every script the Perl worker does not run, 
   beforeAll(async () => {
     const uid = freshUid();
     dir = makeTree({
-      'cgi-bin/parent.sh': '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"; cat /proc/$PPID/comm\n',
+      'cgi-bin/parent.sh': PARENT_SH,
       'cgi-bin/environ.sh': READ_PARENT_ENVIRON, 'cgi-bin/mem.pl': READ_PARENT_MEMORY, 'cgi-bin/cookie.sh': COOKIE_SH,
     });
     shareTree(dir, uid, ['cgi-bin']);
     // Without the exec wrapper: cgi-spawner makes itself non-dumpable whatever started it.
     host = await startHost({ uid, wrapper: false, env: { CGI_ROOT: `${dir}/cgi-bin`, CGI_PERL_WORKER: 'off' } });
-    expect(await eventually(async () => (await body(host, '/cgi-bin/parent.sh')) === 'cgi-spawner\n', 10_000)).toBe(true);
+    expect(await answersWith(host, '/cgi-bin/parent.sh', (t) => t === 'cgi-spawner\n')).toBe(true);
   });
   afterAll(async () => {
     await host?.stop();
@@ -367,7 +371,7 @@ describe('the Perl worker and cgi-spawner serve only the handler: a script canno
   const out = () => join(dir, 'cgi-bin', 'out');
   beforeAll(async () => {
     const uid = freshUid();
-    dir = makeTree({ 'cgi-bin/plant.sh': PLANT_SH, 'cgi-bin/sleeper.pl': SLEEPER_PL, 'cgi-bin/parent.sh': '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"; cat /proc/$PPID/comm\n', 'cgi-bin/parent.pl': '#!/usr/bin/perl\nopen(my $f, "<", "/proc/" . getppid() . "/comm"); print "Content-Type: text/plain\\n\\n", scalar <$f>;\n' });
+    dir = makeTree({ 'cgi-bin/plant.sh': PLANT_SH, 'cgi-bin/sleeper.pl': SLEEPER_PL, 'cgi-bin/parent.sh': PARENT_SH, 'cgi-bin/parent.pl': PARENT_PL });
     shareTree(dir, uid, ['cgi-bin/out']);
     host = await startHost({ uid, env: { CGI_ROOT: `${dir}/cgi-bin` } });
   });
@@ -379,8 +383,8 @@ describe('the Perl worker and cgi-spawner serve only the handler: a script canno
 
   it('a script connecting to its sockets is turned away; nothing it asked for runs, during or after its request', async () => {
     // Until the worker is ready there is nothing to attack.
-    expect(await eventually(async () => (await body(host, '/cgi-bin/parent.pl')).startsWith('perl'), 10_000)).toBe(true);
-    expect(await eventually(async () => (await body(host, '/cgi-bin/parent.sh')) === 'cgi-spawner\n', 10_000)).toBe(true);
+    expect(await answersWith(host, '/cgi-bin/parent.pl', (t) => t.startsWith('perl'))).toBe(true);
+    expect(await answersWith(host, '/cgi-bin/parent.sh', (t) => t === 'cgi-spawner\n')).toBe(true);
     const said = await body(host, '/cgi-bin/plant.sh');
     // Both servers were reached, and every socket turned the script away.
     expect(said).toMatch(/^attack ran\n((perl|spawner) refused\n)+$/);
@@ -491,13 +495,13 @@ describe.each([
   let host: Host;
   beforeAll(async () => {
     const uid = freshUid();
-    dir = makeTree({ 'parent.sh': '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"; cat /proc/$PPID/comm\n' });
+    dir = makeTree({ 'parent.sh': PARENT_SH });
     compileC(LIST_FDS_C, join(dir, 'fds.cgi'));
     shareTree(dir, uid);
     // fd 62 stands for the runtime's telemetry log: inherited, not close-on-exec, above Node's 0-16.
     host = await startHost({ uid, wrapper, extraFd: 62, env: { CGI_ROOT: dir, CGI_PREFIX: '/', CGI_SPAWNER: spawner } });
     const parent = spawner === 'on' ? 'cgi-spawner\n' : 'node\n';
-    expect(await eventually(async () => (await body(host, '/parent.sh')) === parent, 10_000)).toBe(true);
+    expect(await answersWith(host, '/parent.sh', (t) => t === parent)).toBe(true);
   });
   afterAll(async () => {
     await host?.stop();
@@ -626,13 +630,13 @@ describe.each([
     dir = makeTree({
       ...Object.fromEntries(Object.entries(SURVIVORS).map(([n, s]) => [`cgi-bin/${n}`, s])),
       'cgi-bin/spy.sh': SPY_SH, 'cgi-bin/victim.sh': VICTIM_SH, 'cgi-bin/sibling.sh': SIBLING_SH, 'cgi-bin/forks.sh': FORKS_SH,
-      'cgi-bin/parent.sh': '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"; cat /proc/$PPID/comm\n',
+      'cgi-bin/parent.sh': PARENT_SH,
     });
     compileC(DAEMON_C, join(dir, 'cgi-bin', 'daemon.cgi'));
     shareTree(dir, uid, ['cgi-bin/out']);
     host = await startHost({ uid, env: { CGI_ROOT: `${dir}/cgi-bin`, ...(sweep ? {} : { CGI_SWEEP: 'off' }) } });
     // What the Perl worker does not run, cgi-spawner starts (once it is ready): the survivors escape from under it.
-    expect(await eventually(async () => (await body(host, '/cgi-bin/parent.sh')) === 'cgi-spawner\n', 10_000)).toBe(true);
+    expect(await answersWith(host, '/cgi-bin/parent.sh', (t) => t === 'cgi-spawner\n')).toBe(true);
   });
   afterAll(async () => {
     await host?.stop();
@@ -791,7 +795,7 @@ waitpid($pid, 0) if $pid;
     nproc = await startHost({ uid: freshUid(), env: { ...env, CGI_RLIMIT_NPROC: '1' } });
     // Every limit below is met by a script cgi-spawner started, once it is ready.
     for (const h of [host, plain, nproc]) {
-      expect(await eventually(async () => (await body(h, '/cgi-bin/parent.sh')) === 'parent: cgi-spawner\n', 10_000)).toBe(true);
+      expect(await answersWith(h, '/cgi-bin/parent.sh', (t) => t === 'parent: cgi-spawner\n')).toBe(true);
     }
   });
   afterAll(async () => {
